@@ -1,0 +1,317 @@
+"""Data rows: load, validate, convert.
+
+Data layer: knows the formats, never a model. Three shapes come in:
+
+- GuardReasonerTrain rows ``{instruction, input, output}`` (local JSON/JSONL, a ``datasets.Dataset``, or the Hub id
+  ``yueliu1999/GuardReasonerTrain`` on Colab), tagged with the split they come from (``dataset``);
+- benchmark files in the official shape, where ``output`` is the gold label of the benchmark's task;
+- the Colab guide's six-policy ``training_data.json``.
+
+A bad row raises :class:`DataError` naming the file, the row and the field; with ``skip_bad=True`` it is skipped and
+counted in the result, whose ``report()`` the caller shows. Nothing is dropped silently.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Optional, Union
+
+from .prompts import (INSTRUCTION, NO_RESPONSE, SIX_POLICIES, TASK_LABELS, chat_messages, policy_prompt,
+                      raw_prompt, split_input)
+from .traces import parse_trace
+
+HUB_TRAIN_ID = "yueliu1999/GuardReasonerTrain"
+HUB_SPLITS = ("WildGuardTrainR", "AegisTrainR", "BeaverTailsTrainR", "ToxicChatTrainR")
+TRAIN_FIELDS = ("instruction", "input", "output")
+
+
+class DataError(ValueError):
+    """A row the kit cannot use: ``where`` names the file and the row, ``field`` the field."""
+
+    def __init__(self, where: str, field_name: str, message: str):
+        self.where, self.field, self.message = where, field_name, message
+        super().__init__(f"{where}: field {field_name!r}: {message}")
+
+
+@dataclass
+class Loaded:
+    """Rows that passed, and every row that did not, with why."""
+
+    rows: list
+    skipped: list = field(default_factory=list)  # (where, field, message)
+    source: str = ""
+
+    def report(self) -> str:
+        head = f"{self.source}: {len(self.rows)} rows loaded, {len(self.skipped)} skipped"
+        lines = [f"  - {w}: field {f!r}: {m}" for w, f, m in self.skipped[:20]]
+        if len(self.skipped) > 20:
+            lines.append(f"  … and {len(self.skipped) - 20} more")
+        return "\n".join([head, *lines])
+
+    def extend(self, other: "Loaded") -> "Loaded":
+        self.rows += other.rows
+        self.skipped += other.skipped
+        self.source = ", ".join(s for s in (self.source, other.source) if s)
+        return self
+
+
+# --- reading records -------------------------------------------------------------------------------------------
+def read_records(path: Union[str, Path]) -> list:
+    """A JSON list, a JSON object of lists (one per split), or JSON Lines; errors name the file and line."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        records = []
+        for i, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:line {i}", "<json>", f"not valid JSON ({exc.msg})") from None
+        return records
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}:line {exc.lineno}", "<json>", f"not valid JSON ({exc.msg})") from None
+    if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
+        return [r for part in data.values() for r in part]
+    if not isinstance(data, list):
+        raise DataError(str(path), "<top level>", "expected a JSON list of rows (or an object of lists)")
+    return data
+
+
+def _where(source: str, index: int) -> str:
+    return f"{source}:row {index}"
+
+
+def _collect(records: Iterable, source: str, check, skip_bad: bool, limit: Optional[int]) -> Loaded:
+    out = Loaded([], [], source)
+    for i, record in enumerate(records):
+        if limit is not None and len(out.rows) >= limit:
+            break
+        try:
+            out.rows.append(check(record, _where(source, i)))
+        except DataError as err:
+            if not skip_bad:
+                raise
+            out.skipped.append((err.where, err.field, err.message))
+    return out
+
+
+# --- GuardReasonerTrain rows -----------------------------------------------------------------------------------
+def validate_train_row(record: Any, where: str, dataset: str = "") -> dict:
+    """One GuardReasonerTrain row, checked: the fields, the input's shape, an output whose answers parse."""
+    if not isinstance(record, dict):
+        raise DataError(where, "<row>", f"expected an object with {', '.join(TRAIN_FIELDS)}, "
+                                        f"got {type(record).__name__}")
+    for name in TRAIN_FIELDS:
+        if name not in record:
+            raise DataError(where, name, "missing")
+        if not isinstance(record[name], str):
+            raise DataError(where, name, f"expected text, got {type(record[name]).__name__}")
+        if not record[name].strip():
+            raise DataError(where, name, "empty")
+    try:
+        prompt, response = split_input(record["input"])
+    except ValueError as exc:
+        raise DataError(where, "input", str(exc)) from None
+    verdict = parse_trace(record["output"], mode="strict")
+    if not verdict.complete:
+        raise DataError(where, "output", f"answers do not parse ({verdict.reason})")
+    if verdict.request not in TASK_LABELS["request"]:
+        raise DataError(where, "output", f"Request answer must be harmful or unharmful, got {verdict.request!r}")
+    # A prompt-only item usually answers None for tasks 2 and 3, but the released WildGuardTrainR also labels some
+    # of them refusal/unharmful (the empty response read as a refusal): both are kept, as in the real data.
+    row = {name: record[name] for name in TRAIN_FIELDS}
+    row["dataset"] = record.get("dataset") or dataset
+    row["labels"] = dict(verdict.labels)
+    row["has_response"] = response is not None
+    return row
+
+
+def dataset_name(path: Union[str, Path]) -> str:
+    return Path(str(path)).stem
+
+
+def load_train(source: Union[str, Path, Any], *, limit: Optional[int] = None, skip_bad: bool = False,
+               dataset: Optional[str] = None) -> Loaded:
+    """GuardReasonerTrain rows from a file, a ``datasets.Dataset``, or ``hf://<id>[:split]`` (Colab)."""
+    if isinstance(source, (str, Path)) and str(source).startswith("hf://"):
+        return load_train_hub(str(source)[5:], limit=limit, skip_bad=skip_bad)
+    if isinstance(source, (str, Path)):
+        name = dataset or dataset_name(source)
+        return _collect(read_records(source), str(source), lambda r, w: validate_train_row(r, w, name),
+                        skip_bad, limit)
+    name = dataset or getattr(getattr(source, "info", None), "dataset_name", None) or "dataset"
+    return _collect(iter(source), f"<{name}>", lambda r, w: validate_train_row(r, w, name), skip_bad, limit)
+
+
+def load_train_hub(spec: str, *, limit: Optional[int] = None, skip_bad: bool = False) -> Loaded:
+    """``yueliu1999/GuardReasonerTrain`` (all four splits) or ``…:AegisTrainR`` (one), through ``datasets``."""
+    import datasets
+
+    repo, _, split = spec.partition(":")
+    splits = [split] if split else list(HUB_SPLITS)
+    out = Loaded([], [], "")
+    for name in splits:
+        ds = datasets.load_dataset(repo, data_files={"train": f"{name}.json"}, split="train")
+        part = _collect(iter(ds), f"hf://{repo}:{name}", lambda r, w, n=name: validate_train_row(r, w, n),
+                        skip_bad, limit)
+        out.extend(part)
+    return out
+
+
+def load_train_files(files: Iterable[str], *, limit: Optional[int] = None, skip_bad: bool = False,
+                     leave_out: Optional[str] = None, root: Union[str, Path, None] = None) -> Loaded:
+    """Every training file of a config; ``leave_out`` drops one dataset, for the diversity runs, and says so."""
+    out = Loaded([], [], "")
+    for f in files:
+        path = f if str(f).startswith("hf://") or root is None or Path(f).is_absolute() else Path(root) / f
+        out.extend(load_train(path, limit=limit, skip_bad=skip_bad))
+    if leave_out:
+        kept = [r for r in out.rows if r["dataset"] != leave_out]
+        if len(kept) == len(out.rows):
+            raise DataError("train_files", "leave_out", f"no rows of dataset {leave_out!r} to leave out")
+        out.source += f" (left out {leave_out}: {len(out.rows) - len(kept)} rows)"
+        out.rows = kept
+    return out
+
+
+# --- SFT rows --------------------------------------------------------------------------------------------------
+def to_sft_rows(rows: Iterable[dict], prompt_format: str = "chat") -> list:
+    """Prompt/completion rows for TRL's SFTTrainer (loss on the completion only).
+
+    ``chat``: conversational rows, rendered by the model's own chat template at training time.
+    ``raw``: the official inference string as prompt (the released models' format), the output as completion.
+    """
+    out = []
+    for row in rows:
+        if "content" in row:  # six-policy row
+            prompt_text, output = policy_prompt(row["content"], row["policy"]), row["output"]
+            messages = [{"role": "user", "content": prompt_text}]
+        else:
+            prompt_text, output = raw_prompt(row["input"], row.get("instruction", INSTRUCTION)), row["output"]
+            messages = chat_messages(row["input"], instruction=row.get("instruction", INSTRUCTION))
+        if prompt_format == "chat":
+            out.append({"prompt": messages, "completion": [{"role": "assistant", "content": output}]})
+        elif prompt_format == "raw":
+            out.append({"prompt": prompt_text, "completion": output})
+        else:
+            raise ValueError(f"prompt_format must be 'chat' or 'raw', got {prompt_format!r}")
+    return out
+
+
+def split_holdout(rows: list, fraction: float, seed: int = 0) -> tuple[list, list]:
+    """A reproducible train/held-out split, stratified by dataset so every source is measured."""
+    import random
+
+    rng = random.Random(seed)
+    train, held = [], []
+    by_dataset: dict = {}
+    for row in rows:
+        by_dataset.setdefault(row.get("dataset", ""), []).append(row)
+    for name in sorted(by_dataset):
+        part = list(by_dataset[name])
+        rng.shuffle(part)
+        k = int(round(len(part) * fraction))
+        held += part[:k]
+        train += part[k:]
+    return train, held
+
+
+# --- benchmarks ------------------------------------------------------------------------------------------------
+WILDGUARD_FIELDS = {"request": "prompt_harm_label", "completion": "response_refusal_label",
+                    "response": "response_harm_label"}
+
+
+def validate_benchmark_row(record: Any, where: str, task: str) -> dict:
+    """A benchmark row; its gold label is ``output`` (a label, or an Answers block as in SafeRLHF/BeaverTails) or
+    WildGuardTest's label field. A gold label the row does not have is ``None`` (the metric skips and counts it)."""
+    if not isinstance(record, dict):
+        raise DataError(where, "<row>", f"expected an object, got {type(record).__name__}")
+    if not isinstance(record.get("input"), str):
+        raise DataError(where, "input", "missing" if "input" not in record else "expected text")
+    try:
+        split_input(record["input"])
+    except ValueError as exc:
+        raise DataError(where, "input", str(exc)) from None
+    if WILDGUARD_FIELDS[task] in record:
+        label = record[WILDGUARD_FIELDS[task]]
+        label = None if label in (None, "", NO_RESPONSE) else str(label).strip().lower()
+        source_field = WILDGUARD_FIELDS[task]
+    elif isinstance(record.get("output"), str):
+        source_field = "output"
+        text = record["output"].strip()
+        if text in TASK_LABELS[task]:
+            label = text
+        else:
+            label = parse_trace(text, mode="strict").labels[task]
+            if label is None and not text.lower().startswith("answers"):
+                raise DataError(where, "output", f"gold label for task {task!r} must be one of "
+                                                 f"{', '.join(TASK_LABELS[task])} or an Answers block, got {text!r}")
+            label = None if label == NO_RESPONSE else label
+    else:
+        raise DataError(where, "output", "missing (no gold label)")
+    if label is not None and label not in TASK_LABELS[task]:
+        raise DataError(where, source_field, f"gold label for task {task!r} must be one of "
+                                             f"{', '.join(TASK_LABELS[task])}, got {label!r}")
+    return {"instruction": record.get("instruction") or INSTRUCTION, "input": record["input"], "label": label}
+
+
+def load_benchmark(path: Union[str, Path], task: str, *, limit: Optional[int] = None,
+                   skip_bad: bool = False) -> Loaded:
+    """A benchmark file in the official shape; ``task`` is request, completion or response."""
+    return _collect(read_records(path), str(path), lambda r, w: validate_benchmark_row(r, w, task),
+                    skip_bad, limit)
+
+
+# --- the six-policy format (the Colab guide's training_data.json) -----------------------------------------------
+def load_policy_data(path: Union[str, Path], *, skip_bad: bool = False, limit: Optional[int] = None) -> Loaded:
+    """One row per (sample, policy) that has a reasoning trace; a sample without all six traces is reported."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}:line {exc.lineno}", "<json>", f"not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("samples"), list):
+        raise DataError(str(path), "samples", "expected an object with a 'samples' list")
+    traces = data.get("reasoning_traces")
+    if not isinstance(traces, dict):
+        raise DataError(str(path), "reasoning_traces", "expected an object keyed sample_{idx}_{policy}")
+
+    def rows_of(indexed, where):
+        idx, sample = indexed
+        if not isinstance(sample, dict) or not isinstance(sample.get("content"), str):
+            raise DataError(where, "content", "missing or not text")
+        labels = sample.get("labels", [])
+        if not isinstance(labels, list) or any(p not in SIX_POLICIES for p in labels):
+            raise DataError(where, "labels", f"expected a list of policies from {', '.join(SIX_POLICIES)}")
+        out = []
+        for policy in SIX_POLICIES:
+            key = f"sample_{idx}_{policy}"
+            trace = traces.get(key)
+            if trace is None:
+                raise DataError(where, f"reasoning_traces.{key}", "missing")
+            reasoning, cls = trace.get("reasoning"), trace.get("classification")
+            if not isinstance(reasoning, str) or cls not in ("SAFE", "UNSAFE"):
+                raise DataError(where, f"reasoning_traces.{key}", "needs 'reasoning' text and a "
+                                                                  "'classification' of SAFE or UNSAFE")
+            expected = "UNSAFE" if policy in labels else "SAFE"
+            if cls != expected:
+                raise DataError(where, f"reasoning_traces.{key}.classification",
+                                f"{cls} disagrees with the sample's labels (expected {expected})")
+            parsed = parse_trace(reasoning, task_format="six_policy").classification
+            if parsed != cls:
+                raise DataError(where, f"reasoning_traces.{key}.reasoning",
+                                f"its 'Classification:' line reads {parsed!r}, not {cls}")
+            out.append({"content": sample["content"], "policy": policy, "output": reasoning,
+                        "classification": cls, "source": sample.get("source", ""), "dataset": "six_policy"})
+        return out
+
+    loaded = _collect(enumerate(data["samples"]), str(path), rows_of, skip_bad, limit)
+    loaded.rows = [r for group in loaded.rows for r in group]
+    return loaded

@@ -1,0 +1,256 @@
+"""Evaluation over the paper's benchmarks: generate, score with both metric variants, tables and plots.
+
+Stage. The registry names the 13 (benchmark, task) pairs of the paper. Each loads from the bundled copy when the
+kit ships it (``sample_data/benchmarks``), else from the public copy in the official shape that the GuardReasoner
+repository publishes (``hf``-free: a plain HTTPS download on Colab, cached in the run folder).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional, Union
+
+from .config import GRConfig
+from .data import load_benchmark
+from .metrics import METRIC_MODES, Score, canonical_task, score_predictions, weighted_average
+from .models import SAMPLE_DATA
+
+PUBLIC_BASE = "https://raw.githubusercontent.com/yueliu1999/GuardReasoner/main/data/benchmark/"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str  # the name the official predictions folders use
+    task: str  # request, completion or response
+    file: str  # the official file name
+    size: int
+    source: str
+    license: str
+
+
+BENCHMARKS: dict[str, Benchmark] = {b.name + ":" + b.task: b for b in [
+    Benchmark("ToxicChat", "request", "0_8_toxic_chat.json", 2853, "lmsys/toxic-chat (toxicchat0124 test)",
+              "CC-BY-NC-4.0"),
+    Benchmark("HarmBenchPrompt", "request", "0_3_harmbench_prompt.json", 239, "HarmBench (centerforaisafety)",
+              "MIT"),
+    Benchmark("OpenAIModeration", "request", "0_2_OpenAIModeration.json", 1680,
+              "OpenAI moderation-api-release evaluation set", "MIT"),
+    Benchmark("AegisSafetyTest", "request", "0_1_AegisSafetyTest.json", 359,
+              "nvidia/Aegis-AI-Content-Safety-Dataset-1.0 (test)", "CC-BY-4.0"),
+    Benchmark("SimpleSafetyTests", "request", "0_0_SimpleSafetyTests.json", 100, "Bertievidgen/SimpleSafetyTests",
+              "CC-BY-2.0"),
+    Benchmark("WildGuardTest", "request", "0_4_wild_guard_test.json", 1725, "allenai/wildguardmix (wildguardtest)",
+              "ODC-BY"),
+    Benchmark("HarmBenchResponse", "response", "0_5_harmbench_response.json", 602,
+              "HarmBench classifier validation set", "MIT"),
+    Benchmark("SafeRLHF", "response", "0_9_safe_rlhf.json", 2000, "PKU-Alignment/PKU-SafeRLHF (test)",
+              "CC-BY-NC-4.0"),
+    Benchmark("BeaverTails", "response", "0_A_beaver_tails.json", 3021, "PKU-Alignment/BeaverTails (30k test)",
+              "CC-BY-NC-4.0"),
+    Benchmark("XSTestReponseHarmful", "response", "0_6_xstest_response_harmful.json", 446,
+              "allenai/xstest-response (response_harmfulness)", "CC-BY-4.0"),
+    Benchmark("WildGuardTest", "response", "0_4_wild_guard_test.json", 1725, "allenai/wildguardmix (wildguardtest)",
+              "ODC-BY"),
+    Benchmark("XSTestResponseRefusal", "completion", "0_7_xstest_response_refusal.json", 449,
+              "allenai/xstest-response (response_refusal)", "CC-BY-4.0"),
+    Benchmark("WildGuardTest", "completion", "0_4_wild_guard_test.json", 1725,
+              "allenai/wildguardmix (wildguardtest)", "ODC-BY"),
+]}
+# Friendlier spellings accepted in configs (the official folder name has a typo: "Reponse").
+ALIASES = {"XSTestResponseHarmful": "XSTestReponseHarmful", "HarmBenchPrompts": "HarmBenchPrompt"}
+TASK_TITLES = {"request": "prompt harmfulness", "response": "response harmfulness", "completion": "refusal"}
+
+
+def find_benchmarks(names: Iterable[str]) -> list[Benchmark]:
+    """``Name`` (every task it has) or ``Name:task``; unknown names are an error that lists the known ones."""
+    out = []
+    for spec in names:
+        name, _, task = spec.partition(":")
+        name = ALIASES.get(name, name)
+        found = [b for b in BENCHMARKS.values() if b.name == name and (not task or b.task == canonical_task(task))]
+        if not found:
+            known = sorted({b.name for b in BENCHMARKS.values()})
+            raise ValueError(f"unknown benchmark {spec!r}; known: {', '.join(known)}")
+        out += found
+    return out
+
+
+def benchmark_path(bench: Benchmark, local_dirs: Iterable[Union[str, Path]] = (), download_to: Optional[Path] = None
+                   ) -> Path:
+    """The bundled file, a file in ``local_dirs``, or (Colab) the public copy downloaded once into ``download_to``."""
+    for d in [*map(Path, local_dirs), SAMPLE_DATA / "benchmarks"]:
+        if (d / bench.file).exists():
+            return d / bench.file
+    if download_to is None:
+        raise FileNotFoundError(f"{bench.name}: {bench.file} is not bundled; pass download_to (needs the "
+                                f"internet) or put the file in a local folder")
+    target = Path(download_to) / bench.file
+    if not target.exists():
+        import urllib.request
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".part")
+        urllib.request.urlretrieve(PUBLIC_BASE + bench.file, tmp)  # data in the official shape, JSON only
+        tmp.rename(target)
+    return target
+
+
+def benchmark_items(bench: Benchmark, limit: Optional[int] = None, **where) -> list[dict]:
+    """Items ``{id, input, instruction, label}``; ``limit`` takes the first N of the file (a quick T4 run)."""
+    loaded = load_benchmark(benchmark_path(bench, **where), bench.task, limit=limit)
+    return [{"id": i, **row} for i, row in enumerate(loaded.rows)]
+
+
+def score_file(path: Union[str, Path], task: str, mode: str = "official", name: str = "") -> Score:
+    from .generate import read_jsonl
+
+    rows = read_jsonl(path)
+    return score_predictions(rows, task, mode, name=name or Path(path).parent.name)
+
+
+@dataclass
+class Report:
+    """Scores of one run: per (benchmark, task) and mode, and the row-weighted task averages."""
+
+    scores: list  # of Score
+
+    def table(self, mode: str = "official") -> list[dict]:
+        rows = []
+        for task in ("request", "response", "completion"):
+            scores = [s for s in self.scores if s.task == task and s.mode == mode]
+            for s in scores:
+                rows.append({"task": task, "benchmark": s.name, "f1": round(s.f1, 2), "rows": s.rows,
+                             "parse_rate": round(s.parse_rate, 3)})
+            if scores:
+                rows.append({"task": task, "benchmark": "weighted average", "f1": round(weighted_average(scores), 2),
+                             "rows": sum(s.rows for s in scores), "parse_rate": round(
+                                 sum(s.parsed for s in scores) / max(1, sum(s.rows for s in scores)), 3)})
+        return rows
+
+    def averages(self, mode: str = "official") -> dict:
+        return {r["task"]: r["f1"] for r in self.table(mode) if r["benchmark"] == "weighted average"}
+
+    def markdown(self) -> str:
+        lines = []
+        for mode in METRIC_MODES:
+            lines += [f"**{mode}** metric", "", "| task | benchmark | F1 | rows | parse rate |", "|---|---|---|---|---|"]
+            lines += [f"| {TASK_TITLES[r['task']]} | {r['benchmark']} | {r['f1']:.2f} | {r['rows']} | "
+                      f"{r['parse_rate']:.1%} |" for r in self.table(mode)]
+            lines.append("")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        return {"scores": [s.to_dict() for s in self.scores],
+                "averages": {m: self.averages(m) for m in METRIC_MODES}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Report":
+        scores = []
+        for d in data["scores"]:
+            d = {k: v for k, v in d.items() if k != "parse_rate"}
+            scores.append(Score(**d))
+        return cls(scores)
+
+
+def score_run(pred_dir: Union[str, Path], benches: list[Benchmark]) -> Report:
+    """Score ``pred_dir/<Benchmark>-<task>/generated_predictions.jsonl`` under both metric variants."""
+    scores = []
+    for b in benches:
+        path = Path(pred_dir) / f"{b.name}-{b.task}" / "generated_predictions.jsonl"
+        for mode in METRIC_MODES:
+            scores.append(score_file(path, b.task, mode, name=b.name))
+    return Report(scores)
+
+
+def evaluate(config: GRConfig, loaded, name: str, benchmarks: Optional[list[str]] = None,
+             progress: bool = True) -> Report:
+    """Generate greedily on each benchmark into ``run_dir/eval/<name>/`` and score; resumable item by item."""
+    from .generate import GenerationSettings, run_predictions
+
+    out = config.path / "eval" / name
+    benches = find_benchmarks(benchmarks or config.eval_benchmarks)
+    for b in benches:
+        items = benchmark_items(b, limit=config.eval_limit, download_to=config.path / "benchmarks")
+        path = out / f"{b.name}-{b.task}" / "generated_predictions.jsonl"
+        run_predictions(loaded, items, path, GenerationSettings.greedy(config), config.prompt_format,
+                        progress=progress)
+    report = score_run(out, benches)
+    (out / "report.json").write_text(json.dumps(report.to_json(), indent=2))
+    (out / "report.md").write_text(report.markdown())
+    plot_report(report, out)
+    return report
+
+
+# --- plots ------------------------------------------------------------------------------------------------------
+def confusion(score: Score) -> list[list[int]]:
+    """[[tp, fn], [fp, tn]]: rows are the gold positive/negative class."""
+    return [[score.tp, score.fn], [score.fp, score.tn]]
+
+
+def plot_report(report: Report, out: Union[str, Path], mode: str = "corrected") -> list[Path]:
+    """One PNG a task: F1 per benchmark beside its confusion matrices."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for task in ("request", "response", "completion"):
+        scores = [s for s in report.scores if s.task == task and s.mode == mode]
+        if not scores:
+            continue
+        fig, axes = plt.subplots(1, 1 + len(scores), figsize=(4 + 2.6 * len(scores), 3.2), squeeze=False)
+        ax = axes[0][0]
+        ax.bar([s.name for s in scores], [s.f1 for s in scores], color="#4C72B0")
+        ax.set_ylim(0, 100)
+        ax.set_ylabel(f"F1 ({mode})")
+        ax.set_title(TASK_TITLES[task])
+        ax.tick_params(axis="x", rotation=30, labelsize=7)
+        for a, s in zip(axes[0][1:], scores):
+            m = confusion(s)
+            a.imshow(m, cmap="Blues")
+            for r in range(2):
+                for c in range(2):
+                    a.text(c, r, str(m[r][c]), ha="center", va="center")
+            a.set_xticks([0, 1], ["pred +", "pred −"])
+            a.set_yticks([0, 1], ["gold +", "gold −"])
+            a.set_title(s.name, fontsize=8)
+        fig.tight_layout()
+        path = Path(out) / f"f1_{task}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def compare(before: Report, after: Report, mode: str = "corrected") -> list[dict]:
+    """Per task average and per benchmark: F1 before, after, and the change."""
+    def index(report):
+        return {(r["task"], r["benchmark"]): r["f1"] for r in report.table(mode)}
+
+    a, b = index(before), index(after)
+    return [{"task": t, "benchmark": n, "before": a.get((t, n)), "after": b.get((t, n)),
+             "delta": None if a.get((t, n)) is None or b.get((t, n)) is None else round(b[(t, n)] - a[(t, n)], 2)}
+            for (t, n) in dict.fromkeys([*a, *b])]
+
+
+def plot_compare(rows: list[dict], path: Union[str, Path], labels=("before", "after")) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    avg = [r for r in rows if r["benchmark"] == "weighted average"]
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    x = range(len(avg))
+    ax.bar([i - 0.2 for i in x], [r["before"] or 0 for r in avg], 0.4, label=labels[0])
+    ax.bar([i + 0.2 for i in x], [r["after"] or 0 for r in avg], 0.4, label=labels[1])
+    ax.set_xticks(list(x), [TASK_TITLES[r["task"]] for r in avg])
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("weighted F1")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)

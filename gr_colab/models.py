@@ -1,0 +1,200 @@
+"""One way to get a model, whatever the machine.
+
+Models layer. ``load_model(config)`` picks the backend (Unsloth on CUDA when it is installed, else transformers +
+PEFT: 4-bit through bitsandbytes on CUDA, full precision on the CPU), says which and why, and returns the same
+:class:`Loaded` either way. The CPU twin (``model_name: twin``) is built on the spot by :mod:`gr_colab.twin`.
+Chat templates and stop tokens always come from the model's tokenizer, never from a table in the kit.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from .config import ConfigError, GRConfig
+
+SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+@dataclass
+class Loaded:
+    model: Any
+    tokenizer: Any
+    backend: str  # "unsloth" or "transformers"
+    device: str
+    dtype: Any
+    reason: str  # why this backend: shown to the student
+    model_path: str = ""
+
+    def describe(self) -> str:
+        return f"{self.backend} on {self.device} ({self.dtype}): {self.reason}"
+
+
+def cache_dir() -> Path:
+    """Where the CPU twin is built: ``$GR_COLAB_CACHE`` or ``~/.cache/gr_colab``; rebuilt in seconds when absent."""
+    return Path(os.environ.get("GR_COLAB_CACHE") or Path.home() / ".cache" / "gr_colab")
+
+
+def twin_corpus() -> list[str]:
+    """The texts the twin's tokenizer learns from: the bundled sample data, so the twin speaks the guard format."""
+    from .data import load_train, read_records
+    from .prompts import INSTRUCTION, SIX_POLICIES, policy_prompt
+
+    texts = [INSTRUCTION, *SIX_POLICIES.values(), policy_prompt("x", "violence")]
+    for f in sorted((SAMPLE_DATA / "train").glob("*.json")):
+        for row in load_train(f).rows:
+            texts += [row["input"], row["output"]]
+    policy = SAMPLE_DATA / "six_policy" / "training_data.json"
+    if policy.exists():
+        import json
+
+        data = json.loads(policy.read_text())
+        texts += [s["content"] for s in data["samples"]] + [t["reasoning"] for t in data["reasoning_traces"].values()]
+    for f in sorted((SAMPLE_DATA / "benchmarks").glob("*.json")):
+        texts += [r["input"] for r in read_records(f)[:50]]
+    return texts
+
+
+def resolve_model_path(config: GRConfig) -> str:
+    if config.is_twin:
+        from .twin import build_twin
+
+        return str(build_twin(cache_dir() / "twin", twin_corpus(), seed=config.seed))
+    return config.model_name
+
+
+def choose_backend(config: GRConfig) -> tuple[str, str, str]:
+    """(backend, device, reason). A GPU preset without a GPU is an error a student can act on."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    has_unsloth = importlib.util.find_spec("unsloth") is not None
+    if config.backend == "unsloth":
+        if not cuda:
+            raise ConfigError("backend: 'unsloth' needs a CUDA GPU and none is visible (on Colab: Runtime > "
+                              "Change runtime type > T4 GPU); use backend: auto or the cpu-tiny preset")
+        if not has_unsloth:
+            raise ConfigError("backend: 'unsloth' is not installed; run the install cell (pip install -r "
+                              "requirements.txt)")
+        return "unsloth", "cuda", "asked for in the config"
+    if config.backend == "auto" and cuda and has_unsloth and not config.is_twin:
+        return "unsloth", "cuda", "CUDA and Unsloth are available: the fast 4-bit path"
+    if config.load_in_4bit and not cuda:
+        raise ConfigError(f"load_in_4bit: preset {config.preset!r} loads 4-bit weights, which needs a CUDA GPU, "
+                          "and none is visible; use --preset cpu-tiny on a CPU, or a GPU runtime")
+    why = ("the CPU twin" if config.is_twin else "no CUDA GPU" if not cuda else
+           "Unsloth is not installed" if not has_unsloth else "asked for in the config")
+    return "transformers", "cuda" if cuda else "cpu", f"transformers + PEFT ({why})"
+
+
+def resolve_dtype(config: GRConfig, device: str):
+    import torch
+
+    if config.dtype != "auto":
+        dtype = getattr(torch, config.dtype)
+        if dtype == torch.bfloat16 and device == "cuda" and not torch.cuda.is_bf16_supported():
+            raise ConfigError("dtype: bfloat16 is not supported on this GPU (a T4 has no bf16); use float16")
+        return dtype
+    if device == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def lora_config(config: GRConfig):
+    from peft import LoraConfig
+
+    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM")
+
+
+def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainable: bool = True) -> Loaded:
+    """The base model with a fresh LoRA adapter, or with a saved ``adapter``; ``trainable`` False for inference."""
+    backend, device, reason = choose_backend(config)
+    dtype = resolve_dtype(config, device)
+    if backend == "unsloth":
+        from . import unsloth_backend
+
+        if adapter is not None:
+            model, tokenizer = unsloth_backend.load_adapter(str(adapter), config, dtype)
+        else:
+            model, tokenizer = unsloth_backend.load(config, dtype)
+        if not trainable:
+            unsloth_backend.for_inference(model)
+        _ensure_pad(tokenizer)
+        return Loaded(model, tokenizer, backend, device, dtype, reason, config.model_name)
+
+    import torch
+    from peft import PeftModel, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model_path(config)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    _ensure_pad(tokenizer)
+    kwargs: dict = {"dtype": dtype}
+    if config.load_in_4bit and device == "cuda":
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype,
+            bnb_4bit_use_double_quant=True)
+        kwargs["device_map"] = {"": 0}
+    torch.manual_seed(config.seed)
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    if device == "cuda" and "device_map" not in kwargs:
+        model.to("cuda")
+    if adapter is not None:
+        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=trainable)
+    elif trainable:
+        if config.load_in_4bit and device == "cuda":
+            from peft import prepare_model_for_kbit_training
+
+            model = prepare_model_for_kbit_training(model, config.gradient_checkpointing)
+        model = get_peft_model(model, lora_config(config))
+    if not trainable:
+        model.eval()
+    return Loaded(model, tokenizer, backend, device, dtype, reason, path)
+
+
+def _ensure_pad(tokenizer) -> None:
+    """Batches need a pad token; a tokenizer without one pads with its end-of-text token (masked anyway)."""
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+
+def stop_token_ids(tokenizer, model: Optional[Any] = None) -> list[int]:
+    """Every id that ends a turn: the generation config's eos list (Llama 3 has three) and the tokenizer's eos."""
+    ids: list[int] = []
+    gen = getattr(model, "generation_config", None) if model is not None else None
+    eos = getattr(gen, "eos_token_id", None)
+    for value in (eos if isinstance(eos, list) else [eos]) + [tokenizer.eos_token_id]:
+        if value is not None and value not in ids:
+            ids.append(int(value))
+    return ids
+
+
+def render_prompt(tokenizer, messages_or_text: Union[str, list], prompt_format: str = "chat") -> str:
+    """The exact text the model sees before it answers, through the tokenizer's own chat template."""
+    if prompt_format == "raw":
+        return messages_or_text if isinstance(messages_or_text, str) else messages_or_text[-1]["content"]
+    messages = ([{"role": "user", "content": messages_or_text}] if isinstance(messages_or_text, str)
+                else messages_or_text)
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def template_parts(tokenizer) -> tuple[str, str]:
+    """The text that opens a user turn and an assistant turn in this tokenizer's own chat template, found by
+    rendering probe conversations (no table of model families), for Unsloth's response-only masking."""
+    u1, a1, u2 = "\x01U1\x01", "\x01A1\x01", "\x01U2\x01"
+    render = lambda msgs, gen=False: tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
+    one = [{"role": "user", "content": u1}]
+    response_part = render(one, True)[len(render(one)):]
+    two = render(one + [{"role": "assistant", "content": a1}])
+    close = two[two.index(a1) + len(a1):]
+    three = render(one + [{"role": "assistant", "content": a1}, {"role": "user", "content": u2}])
+    between = three[three.index(a1) + len(a1):three.index(u2)]
+    instruction_part = between[len(close):] if between.startswith(close) else between
+    if not response_part.strip() or not instruction_part.strip():
+        raise ValueError("this tokenizer's chat template has no visible user/assistant markers")
+    return instruction_part, response_part

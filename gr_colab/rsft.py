@@ -1,0 +1,231 @@
+"""Reasoning SFT: teach the model to write the trace, then the answers.
+
+Stage. TRL's SFTTrainer on prompt/completion rows with the loss on the completion only (TRL's
+``completion_only_loss``); on Unsloth, which does not take prompt/completion rows, the same conversations are
+rendered by the chat template and Unsloth's ``train_on_responses_only`` masks the prompt. Checkpoints are marked
+complete only after the Trainer has written every file of them, so a kill during a save is never resumed from.
+
+Official R-SFT (for comparison with the presets): full fine-tuning of Llama-3.2-1B/3B and Llama-3.1-8B base models,
+lr 5e-5, 3 epochs, cosine, no warm-up, max grad norm 1.0, cutoff 2048 tokens, no packing, effective batch 384, bf16.
+The T4 presets use LoRA (r=16) on a 4-bit base with lr 2e-4, batch 2 x 4, fp16, 8-bit Adam: what fits in 15 GB.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .config import GRConfig
+from .data import load_train_files, split_holdout, to_sft_rows
+
+COMPLETE_MARKER = "gr_colab_complete.json"
+
+
+@dataclass
+class RSFTResult:
+    adapter_dir: Path
+    log_history: list
+    curves_csv: Path
+    curves_png: Optional[Path]
+    resumed_from: Optional[str]
+    global_step: int
+
+    @property
+    def losses(self) -> list:
+        return [h["loss"] for h in self.log_history if "loss" in h]
+
+
+def stage_dir(config: GRConfig, name: str = "rsft") -> Path:
+    suffix = f"-without-{config.leave_out}" if config.leave_out and name == "rsft" else ""
+    return config.path / f"{name}{suffix}"
+
+
+def training_rows(config: GRConfig, root: Optional[Path] = None) -> tuple[list, list, str]:
+    """(train rows, held-out rows, the load report); the held-out rows measure what R-SFT changed."""
+    if config.task_format == "six_policy":
+        from .data import load_policy_data
+
+        loaded = load_policy_data(_resolve(config.train_files[0], root), skip_bad=config.skip_bad_rows)
+    else:
+        loaded = load_train_files(config.train_files, limit=config.train_limit, skip_bad=config.skip_bad_rows,
+                                  leave_out=config.leave_out, root=root)
+    train, held = split_holdout(loaded.rows, config.holdout_fraction, config.seed)
+    return train, held, loaded.report()
+
+
+def _resolve(path: str, root: Optional[Path]) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() or root is None else Path(root) / p
+
+
+# --- checkpoints -----------------------------------------------------------------------------------------------
+def complete_checkpoints(output_dir: Path) -> list[Path]:
+    """Checkpoints whose every file was written, oldest first."""
+    found = [p for p in Path(output_dir).glob("checkpoint-*") if (p / COMPLETE_MARKER).exists()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+
+
+def set_aside_incomplete(output_dir: Path) -> list[Path]:
+    """A checkpoint without the marker was cut off mid-save: move it aside (never delete a user's files)."""
+    moved = []
+    for p in Path(output_dir).glob("checkpoint-*"):
+        if p.is_dir() and not p.name.endswith(".incomplete") and not (p / COMPLETE_MARKER).exists():
+            target = p.with_name(p.name + ".incomplete")
+            if target.exists():
+                shutil.rmtree(target)
+            p.rename(target)
+            moved.append(target)
+    return moved
+
+
+def _callbacks():
+    from transformers import TrainerCallback
+
+    class MarkComplete(TrainerCallback):
+        """on_save runs after the Trainer wrote weights, optimizer, scheduler, RNG and trainer state."""
+
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                if ckpt.exists():
+                    (ckpt / COMPLETE_MARKER).write_text(json.dumps({"global_step": state.global_step}))
+            return control
+
+    return [MarkComplete()]
+
+
+def trainer_args(config: GRConfig, output_dir: Path, device: str, dataset_text_field: Optional[str] = None):
+    import torch
+    from trl import SFTConfig
+
+    fp16 = device == "cuda" and not torch.cuda.is_bf16_supported()
+    kwargs = dict(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=config.rsft_batch_size,
+        gradient_accumulation_steps=config.rsft_grad_accum,
+        learning_rate=config.rsft_learning_rate,
+        num_train_epochs=config.rsft_epochs,
+        max_steps=config.rsft_max_steps,
+        lr_scheduler_type=config.rsft_scheduler,
+        warmup_steps=config.rsft_warmup_steps,
+        weight_decay=config.rsft_weight_decay,
+        max_grad_norm=1.0,
+        optim=config.optim if device == "cuda" else "adamw_torch",
+        logging_steps=config.logging_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        seed=config.seed,
+        data_seed=config.seed,
+        max_length=config.max_seq_length,
+        packing=False,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        use_cpu=device == "cpu",
+        bf16=device == "cuda" and not fp16,
+        fp16=fp16,  # a T4 has no bf16
+        gradient_checkpointing=config.gradient_checkpointing and device == "cuda",
+        report_to="none",
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+    if dataset_text_field:
+        kwargs.update(dataset_text_field=dataset_text_field, completion_only_loss=False)
+    else:
+        kwargs.update(completion_only_loss=True)
+    return SFTConfig(**kwargs)
+
+
+def build_trainer(config: GRConfig, loaded, rows: list, output_dir: Path):
+    """The SFTTrainer for this backend; the same rows and masking rule either way."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    sft_rows = to_sft_rows(rows, config.prompt_format)
+    if loaded.backend == "unsloth":
+        from . import unsloth_backend
+        from .models import template_parts
+
+        texts = [loaded.tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=False)
+                 for r in sft_rows] if config.prompt_format == "chat" else \
+            [r["prompt"] + r["completion"] + loaded.tokenizer.eos_token for r in sft_rows]
+        args = trainer_args(config, output_dir, loaded.device, dataset_text_field="text")
+        trainer = SFTTrainer(model=loaded.model, args=args, train_dataset=Dataset.from_dict({"text": texts}),
+                             processing_class=loaded.tokenizer, callbacks=_callbacks())
+        return unsloth_backend.train_on_responses_only(trainer, *template_parts(loaded.tokenizer))
+    args = trainer_args(config, output_dir, loaded.device)
+    return SFTTrainer(model=loaded.model, args=args, train_dataset=Dataset.from_list(sft_rows),
+                      processing_class=loaded.tokenizer, callbacks=_callbacks())
+
+
+def train_rsft(config: GRConfig, loaded=None, rows: Optional[list] = None, resume: bool = True,
+               out_dir: Optional[Path] = None) -> RSFTResult:
+    """Train, checkpoint every ``save_steps``, resume from the latest complete checkpoint, save the adapter."""
+    from .models import load_model
+
+    out = Path(out_dir) if out_dir else stage_dir(config)
+    ckpt_dir = out / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    if rows is None:
+        rows, _, report = training_rows(config)
+        print(report)
+    loaded = loaded or load_model(config)
+    print(f"R-SFT with {loaded.describe()}; {len(rows)} training rows")
+    trainer = build_trainer(config, loaded, rows, ckpt_dir)
+    resume_from = None
+    if resume:
+        moved = set_aside_incomplete(ckpt_dir)
+        for m in moved:
+            print(f"set aside an incomplete checkpoint (cut off mid-save): {m}")
+        done = complete_checkpoints(ckpt_dir)
+        resume_from = str(done[-1]) if done else None
+        if resume_from:
+            print(f"resuming from {resume_from}")
+    trainer.train(resume_from_checkpoint=resume_from)
+    adapter_dir = out / "adapter"
+    trainer.model.save_pretrained(str(adapter_dir), safe_serialization=True)
+    loaded.tokenizer.save_pretrained(str(adapter_dir))
+    history = list(trainer.state.log_history)
+    csv_path, png_path = save_curves(history, out, "R-SFT")
+    (adapter_dir / COMPLETE_MARKER).write_text(json.dumps({"global_step": trainer.state.global_step,
+                                                           "rows": len(rows)}))
+    return RSFTResult(adapter_dir, history, csv_path, png_path, resume_from, trainer.state.global_step)
+
+
+def is_done(config: GRConfig) -> bool:
+    return (stage_dir(config) / "adapter" / COMPLETE_MARKER).exists()
+
+
+def save_curves(history: list, out: Path, title: str) -> tuple[Path, Optional[Path]]:
+    """The Trainer's log history as CSV and a PNG of every logged loss-like series over steps."""
+    out.mkdir(parents=True, exist_ok=True)
+    keys = sorted({k for h in history for k in h if isinstance(h.get(k), (int, float))})
+    csv_path = out / "curves.csv"
+    with csv_path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        for h in history:
+            writer.writerow({k: h.get(k, "") for k in keys})
+    series = [k for k in keys if k not in ("step", "epoch") and ("loss" in k or "accurac" in k or "margin" in k)
+              and not k.startswith("train_")]
+    if not series:
+        return csv_path, None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(series), figsize=(4.5 * len(series), 3.2), squeeze=False)
+    for ax, key in zip(axes[0], series):
+        pts = [(h["step"], h[key]) for h in history if key in h and "step" in h]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".")
+        ax.set_title(key)
+        ax.set_xlabel("step")
+    fig.suptitle(title)
+    fig.tight_layout()
+    png_path = out / "curves.png"
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+    return csv_path, png_path

@@ -1,0 +1,59 @@
+import pytest
+
+from gr_colab.config import PRESETS, ConfigError, GRConfig
+
+
+def test_presets_exist_and_load():
+    for name in ["cpu-tiny", "t4-270m", "t4-1b", "t4-3b", "a100-8b"]:
+        cfg = GRConfig.load(name)
+        assert cfg.preset == name
+    assert GRConfig.load("t4-270m").model_name == "unsloth/gemma-3-270m-it"
+    assert GRConfig.load("t4-1b").model_name == "unsloth/Llama-3.2-1B-Instruct"
+    assert GRConfig.load("t4-3b").model_name == "unsloth/Llama-3.2-3B-Instruct"
+    assert GRConfig.load("t4-1b").dtype == "float16"  # a T4 has no bf16
+
+
+def test_yaml_round_trip_and_overrides(tmp_path):
+    cfg = GRConfig.load("t4-1b", lora_r=32)
+    path = tmp_path / "c.yaml"
+    cfg.to_yaml(path)
+    again = GRConfig.load(path)
+    assert again == cfg and again.lora_r == 32
+
+
+def test_yaml_with_preset_fills_the_rest(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("preset: t4-3b\nrsft_max_steps: 10\n")
+    cfg = GRConfig.load(path)
+    assert cfg.model_name == "unsloth/Llama-3.2-3B-Instruct" and cfg.rsft_max_steps == 10
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"lora_rank": 8}, "unknown config field 'lora_rank'.*did you mean 'lora_r'"),
+    ({"backend": "vllm"}, "backend: 'vllm' is not allowed; choose one of auto, unsloth, transformers"),
+    ({"lora_r": 0}, "lora_r: must be a positive"),
+    ({"lora_r": "16"}, "lora_r: expected a int"),
+    ({"dtype": "fp8"}, "dtype: 'fp8' is not allowed"),
+    ({"gguf_types": ["q2_k"]}, "gguf_types"),
+    ({"preset": "t4-7b"}, "preset: 't4-7b' is not a preset"),
+    ({"leave_out": "Wild"}, "leave_out: 'Wild' is not a GuardReasonerTrain split"),
+    ({"hsdpo_weight_range": [1.2, 0.8]}, "hsdpo_weight_range"),
+    ({"load_in_4bit": True}, "load_in_4bit: the CPU twin"),
+])
+def test_invalid_values_name_the_field_and_what_is_allowed(bad, message):
+    with pytest.raises(ConfigError, match=message):
+        GRConfig.load(bad)
+
+
+def test_bad_yaml_names_the_file(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("lora_r: [unclosed\n")
+    with pytest.raises(ConfigError, match="broken.yaml"):
+        GRConfig.load(path)
+
+
+def test_replace_keeps_validation():
+    cfg = GRConfig.load("cpu-tiny")
+    assert cfg.replace(seed=3).seed == 3
+    with pytest.raises(ConfigError):
+        cfg.replace(max_new_tokens=-1)
