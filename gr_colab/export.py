@@ -1,0 +1,211 @@
+"""Export: merged 16-bit weights, GGUF files verified in llama.cpp, an Ollama Modelfile, and the Hub.
+
+Stage. Merging uses Unsloth's merged save on the GPU and PEFT's ``merge_and_unload`` otherwise. GGUF comes from
+llama.cpp's own converter (f16, q8_0) and quantizer (q4_k_m) through :mod:`gr_colab.llamacpp`; every file is then
+loaded in llama.cpp and its greedy output compared with the merged model's on a fixed guard prompt, from the same
+token ids, so a conversion bug shows as a number, not as a student's confused Ollama session.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional, Union
+
+from .config import GRConfig
+from .prompts import format_input, user_content
+
+CHECK_PROMPT = format_input("How can I get into my neighbour's wifi without them knowing?")
+BYTES_PER_PARAM = {"f16": 2.0, "q8_0": 1.07, "q4_k_m": 0.6}
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+@dataclass
+class GGUFCheck:
+    kind: str
+    path: str
+    size_mb: float
+    seconds: float
+    loads: bool
+    same_tokens: bool  # greedy continuation identical to the merged model's
+    agreement: float  # fraction of greedy positions equal before the first divergence, over the compared length
+    first_divergence: Optional[int]
+    max_logit_diff: float  # at the first generated position
+    template_matches: Optional[bool]  # the GGUF's chat template renders the guard prompt as training did
+    tokenizer_matches: Optional[bool]  # llama.cpp's tokenization of the prompt equals the HF tokenizer's
+    notes: list = field(default_factory=list)
+
+
+def check_disk(path: Union[str, Path], need_bytes: float, what: str) -> None:
+    """Refuse before writing rather than leave a truncated file on a full Colab disk."""
+    path = Path(path)
+    probe = path if path.exists() else next((p for p in path.parents if p.exists()), Path("."))
+    free = shutil.disk_usage(probe).free
+    if free < need_bytes * 1.1:
+        raise ExportError(f"not enough disk for {what}: needs about {need_bytes / 1e9:.2f} GB, "
+                          f"{free / 1e9:.2f} GB free at {probe}. Free space (delete old checkpoints) or export "
+                          "fewer GGUF types (gguf_types).")
+
+
+def merge_adapter(config: GRConfig, adapter_dir: Union[str, Path], out_dir: Union[str, Path], loaded=None) -> Path:
+    """The adapter folded into 16-bit (CPU twin: 32-bit) weights, saved as safetensors with the tokenizer."""
+    from .models import load_model
+
+    out_dir = Path(out_dir)
+    loaded = loaded or load_model(config, adapter=adapter_dir, trainable=False)
+    n_params = sum(p.numel() for p in loaded.model.parameters())
+    check_disk(out_dir, n_params * 2, "the merged model")
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    if loaded.backend == "unsloth":
+        from . import unsloth_backend
+
+        unsloth_backend.save_merged(loaded.model, loaded.tokenizer, str(tmp))
+    else:
+        merged = loaded.model.merge_and_unload() if hasattr(loaded.model, "merge_and_unload") else loaded.model
+        if loaded.device == "cuda":
+            import torch
+
+            merged = merged.to(torch.float16)
+        merged.save_pretrained(str(tmp), safe_serialization=True)
+        loaded.tokenizer.save_pretrained(str(tmp))
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    tmp.rename(out_dir)
+    return out_dir
+
+
+def _hf_greedy(model_dir: Path, ids: list[int], n: int):
+    """Greedy continuation and first-step logits of the merged model, in float32 on the CPU."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    with torch.inference_mode():
+        first = model(torch.tensor([ids])).logits[0, -1].float()
+        out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                             max_new_tokens=n, do_sample=False, temperature=None, top_p=None, top_k=None,
+                             eos_token_id=None, pad_token_id=0, min_new_tokens=n)
+    return out[0, len(ids):].tolist(), first
+
+
+def verify_gguf(gguf_path: Union[str, Path], merged_dir: Union[str, Path], kind: str, tokenizer,
+                n_tokens: int = 24, seconds: float = 0.0) -> GGUFCheck:
+    """Load in llama.cpp; compare greedy tokens and logits with the merged model; check template and tokenizer."""
+    import numpy as np
+
+    from .llamacpp import load_gguf
+    from .models import render_prompt
+
+    path = Path(gguf_path)
+    text = render_prompt(tokenizer, user_content(CHECK_PROMPT))
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    notes = []
+    try:
+        llm = load_gguf(path, n_ctx=max(512, len(ids) + n_tokens + 8))
+    except Exception as exc:  # a GGUF llama.cpp cannot load is the finding, reported
+        return GGUFCheck(kind, str(path), path.stat().st_size / 1e6, seconds, False, False, 0.0, 0, float("nan"),
+                         None, None, [f"llama.cpp could not load it: {exc}"])
+    hf_tokens, hf_logits = _hf_greedy(Path(merged_dir), ids, n_tokens)
+    llm.reset()
+    llm.eval(ids)
+    cpp_first = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
+    cpp_tokens = []
+    for _ in range(n_tokens):  # greedy by hand from the same ids: no sampler, no tokenizer in between
+        nxt = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        cpp_tokens.append(nxt)
+        llm.eval([nxt])
+    first_div = next((i for i, (a, b) in enumerate(zip(hf_tokens, cpp_tokens)) if a != b), None)
+    agreement = (first_div if first_div is not None else len(hf_tokens)) / max(1, len(hf_tokens))
+    max_diff = float(np.max(np.abs(cpp_first[:hf_logits.shape[0]] - hf_logits.numpy())))
+    template_ok = tokenizer_ok = None
+    meta = getattr(llm, "metadata", {}) or {}
+    tmpl = meta.get("tokenizer.chat_template")
+    if tmpl:
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        try:
+            rendered = env.from_string(tmpl).render(
+                messages=[{"role": "user", "content": user_content(CHECK_PROMPT)}], add_generation_prompt=True,
+                bos_token=tokenizer.bos_token or "", eos_token=tokenizer.eos_token or "")
+            template_ok = rendered == text
+        except Exception as exc:
+            notes.append(f"the embedded chat template did not render: {exc}")
+            template_ok = False
+    else:
+        notes.append("no chat template in the GGUF metadata")
+    try:
+        cpp_ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        tokenizer_ok = list(cpp_ids) == list(ids)
+        if not tokenizer_ok:
+            notes.append("llama.cpp tokenizes the prompt differently from the HF tokenizer")
+    except Exception as exc:
+        notes.append(f"llama.cpp tokenize failed: {exc}")
+    del llm
+    return GGUFCheck(kind, str(path), round(path.stat().st_size / 1e6, 2), round(seconds, 2), True,
+                     cpp_tokens == hf_tokens, round(agreement, 3), first_div, round(max_diff, 5), template_ok,
+                     tokenizer_ok, notes)
+
+
+def export_gguf(merged_dir: Union[str, Path], out_dir: Union[str, Path], kinds: list[str], name: str,
+                tokenizer=None) -> list[GGUFCheck]:
+    """Write each GGUF type (q4_k_m from the f16 file), verify each, and return the checks."""
+    from .llamacpp import convert_to_gguf, quantize_gguf
+
+    merged_dir, out_dir = Path(merged_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if tokenizer is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(merged_dir))
+    n_params = _param_count(merged_dir)
+    checks, paths = [], {}
+    for kind in [k for k in ("f16", "q8_0", "q4_k_m") if k in kinds or (k == "f16" and "q4_k_m" in kinds)]:
+        target = out_dir / f"{name}-{kind}.gguf"
+        check_disk(out_dir, n_params * BYTES_PER_PARAM[kind] + 50e6, f"{target.name}")
+        start = time.time()
+        if kind == "q4_k_m":
+            quantize_gguf(paths["f16"], target, "q4_k_m")
+        else:
+            convert_to_gguf(merged_dir, target, kind)
+        paths[kind] = target
+        if kind in kinds:
+            checks.append(verify_gguf(target, merged_dir, kind, tokenizer, seconds=time.time() - start))
+    if "f16" not in kinds and "f16" in paths:
+        paths["f16"].unlink()  # only the quantizer's input: not asked for, not kept
+    (out_dir / "gguf_checks.json").write_text(json.dumps([asdict(c) for c in checks], indent=2))
+    return checks
+
+
+def _param_count(model_dir: Path) -> int:
+    from safetensors import safe_open
+
+    total = 0
+    for f in model_dir.glob("*.safetensors"):
+        with safe_open(str(f), "pt") as st:
+            for key in st.keys():
+                total += _prod(st.get_slice(key).get_shape())
+    return total
+
+
+def _prod(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def checks_table(checks: list[GGUFCheck]) -> str:
+    lines = ["| GGUF | size (MB) | time (s) | loads | same greedy tokens | agreement | max logit diff | "
+             "template | tokenizer |", "|---|---|---|---|---|---|---|---|---|"]
+    for c in checks:
+        lines.append(f"| {c.kind} | {c.size_mb} | {c.seconds} | {c.loads} | {c.same_tokens} | {c.agreement:.0%} | "
+                     f"{c.max_logit_diff} | {c.template_matches} | {c.tokenizer_matches} |")
+    return "\n".join(lines)

@@ -1,0 +1,119 @@
+"""The Hugging Face Hub: push the adapter, the merged model and the GGUF files with a model card.
+
+Stage (export). The token comes from ``HF_TOKEN`` or Colab's secrets, is handed to ``huggingface_hub`` and nothing
+else: never printed, logged, written or returned. A dry run lists what would be uploaded, needs no token, and is
+what the tests run (the Hub's servers are out of reach here).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+UPLOAD_SUFFIXES = (".safetensors", ".json", ".gguf", ".jinja", ".model", ".txt", ".md", "Modelfile")
+
+
+def get_token() -> Optional[str]:
+    """``HF_TOKEN`` from the environment, else Colab's secret of that name, else None."""
+    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+    if token:
+        return token
+    try:  # only inside Colab
+        from google.colab import userdata  # type: ignore
+
+        return userdata.get("HF_TOKEN")
+    except Exception:
+        return None
+
+
+@dataclass
+class Upload:
+    local: Path
+    path_in_repo: str
+    size: int
+
+
+def plan_upload(folders: dict) -> list[Upload]:
+    """``{"adapter": dir, "merged": dir, "gguf": dir}`` → the files to upload, under those folder names.
+
+    Only safetensors, GGUF, JSON and text: never a pickle (``.bin``, ``.pt``), never optimizer state."""
+    uploads = []
+    for prefix, folder in folders.items():
+        if folder is None or not Path(folder).exists():
+            continue
+        for f in sorted(Path(folder).rglob("*")):
+            if f.is_file() and (f.suffix in UPLOAD_SUFFIXES or f.name in UPLOAD_SUFFIXES):
+                rel = f.relative_to(folder).as_posix()
+                uploads.append(Upload(f, f"{prefix}/{rel}" if prefix else rel, f.stat().st_size))
+    return uploads
+
+
+def model_card(config, report_md: str = "", base_model: Optional[str] = None, gguf_table: str = "") -> str:
+    """The README.md of the pushed repository: base model, data, stages, evaluation, intended use and limits."""
+    base = base_model or config.model_name
+    return f"""---
+base_model: {base}
+library_name: peft
+license: other
+tags: [guard, safety, guardreasoner, lora, gguf, gr-colab]
+datasets: [yueliu1999/GuardReasonerTrain]
+---
+# GuardReasoner-style guard ({config.preset})
+
+A reasoning guard model: it reads a user's request and an AI's response, reasons step by step, then answers three
+tasks — is the request harmful, is the response a refusal or compliance, is the response harmful — in the format of
+GuardReasoner (Liu et al., 2025, arXiv 2501.18492). Trained with the gr-colab course kit.
+
+## Training
+- Base model: `{base}` ({'4-bit ' if config.load_in_4bit else ''}LoRA r={config.lora_r}, alpha={config.lora_alpha})
+- Data: {', '.join(config.train_files)}{f' (at most {config.train_limit} rows per file)' if config.train_limit else ''}
+- Stages: reasoning SFT (R-SFT); hard-sample DPO (HS-DPO, beta {config.hsdpo_beta}, SFT weight
+  {config.hsdpo_sft_weight}, per-pair weights in {config.hsdpo_weight_range}) where run.
+- Prompt format: `{config.prompt_format}` (the tokenizer's chat template; one user turn holding the instruction and
+  the input).
+
+## Evaluation
+F1 (positive class harmful; refusal for the refusal task), as in the paper; `official` reproduces the paper's
+script, `corrected` counts each unparsable output once as wrong.
+
+{report_md or '(not evaluated)'}
+
+{gguf_table}
+
+## Intended use and limits
+For research and teaching: screening prompts and responses in English chat. It is a small model trained briefly:
+it misses harms and flags benign text; do not use it as the only safeguard. It inherits the base model's license
+and the GuardReasonerTrain data's biases. The labels come from GPT-4o-synthesised reasoning.
+"""
+
+
+def push(repo_id: str, folders: dict, card: str, private: bool = True, dry_run: bool = False,
+         api=None) -> list[Upload]:
+    """Create the repo (private by default) and upload each folder and the card; ``dry_run`` only lists."""
+    uploads = plan_upload(folders)
+    if dry_run:
+        total = sum(u.size for u in uploads)
+        print(f"dry run: would upload {len(uploads)} files ({total / 1e6:.1f} MB) and README.md to {repo_id}")
+        for u in uploads:
+            print(f"  {u.path_in_repo}  ({u.size / 1e6:.2f} MB)")
+        return uploads
+    token = get_token()
+    if not token:
+        raise PermissionError("no Hugging Face token: set HF_TOKEN in the environment, or add a Colab secret "
+                              "named HF_TOKEN (key icon in the left bar) and allow this notebook to read it")
+    if api is None:
+        from huggingface_hub import HfApi
+
+        api = HfApi()
+    api.create_repo(repo_id=repo_id, private=private, exist_ok=True, token=token)
+    for prefix, folder in folders.items():
+        if folder is None or not Path(folder).exists():
+            continue
+        api.upload_folder(repo_id=repo_id, folder_path=str(folder), path_in_repo=prefix or None, token=token,
+                          allow_patterns=[f"*{s}" for s in UPLOAD_SUFFIXES],
+                          commit_message=f"gr-colab: upload {prefix or 'files'}")
+    api.upload_file(path_or_fileobj=card.encode("utf-8"), path_in_repo="README.md", repo_id=repo_id, token=token,
+                    commit_message="gr-colab: model card")
+    print(f"pushed {len(uploads)} files to https://huggingface.co/{repo_id}")
+    return uploads

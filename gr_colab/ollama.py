@@ -1,0 +1,110 @@
+"""Ollama: a Modelfile that renders the prompt as training did and stops where it should, and a small client.
+
+Stage (export). The TEMPLATE is not copied from a table of model families: it is the model's own chat template,
+rendered with Ollama's ``{{ .Prompt }}`` / ``{{ .Response }}`` placeholders in place of the messages, so whatever
+the tokenizer did in training (Llama 3's header tokens, Gemma's turns) is what Ollama does. The stop parameters are
+every end-of-turn string of that template and tokenizer: a missing stop token is the commonest "the model never
+stops" report. Temperature 0: a classifier should give the same verdict twice.
+"""
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+from .prompts import format_input, user_content
+from .traces import Verdict, parse_trace
+
+PROMPT, RESPONSE = "{{ .Prompt }}", "{{ .Response }}"
+_P, _R = "\x02PROMPT\x02", "\x02RESPONSE\x02"
+
+
+def ollama_template(tokenizer) -> str:
+    """The chat template with Ollama's placeholders; the leading BOS is left to the runner, which adds it."""
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": _P}, {"role": "assistant", "content": _R}],
+                                             tokenize=False)
+    bos = tokenizer.bos_token
+    if bos and rendered.startswith(bos):
+        rendered = rendered[len(bos):]
+    return rendered.replace(_P, PROMPT).replace(_R, RESPONSE)
+
+
+def stop_strings(tokenizer, model=None) -> list[str]:
+    """The end-of-turn token strings, and the text that would open the next turn."""
+    from .models import stop_token_ids, template_parts
+
+    stops = [tokenizer.convert_ids_to_tokens(i) for i in stop_token_ids(tokenizer, model)]
+    instruction_part, _ = template_parts(tokenizer)
+    opener = instruction_part.strip()
+    # the first special token of the next user turn (e.g. <|start_header_id|>, <start_of_turn>)
+    for tok in tokenizer.all_special_tokens + list(getattr(tokenizer, "added_tokens_encoder", {}) or {}):
+        if tok and opener.startswith(tok):
+            stops.append(tok)
+            break
+    return [s for i, s in enumerate(stops) if s and s not in stops[:i]]
+
+
+@dataclass
+class Modelfile:
+    gguf: str
+    template: str
+    stops: list
+    num_ctx: int = 4096
+    num_predict: int = 1024
+
+    def text(self) -> str:
+        lines = [f"FROM {self.gguf}", f'TEMPLATE """{self.template}"""']
+        lines += [f'PARAMETER stop "{s}"' for s in self.stops]
+        lines += ["PARAMETER temperature 0", f"PARAMETER num_ctx {self.num_ctx}",
+                  f"PARAMETER num_predict {self.num_predict}"]
+        return "\n".join(lines) + "\n"
+
+    def render(self, prompt: str) -> str:
+        """What Ollama sends to the model for ``prompt`` (before the runner's BOS)."""
+        return self.template.split(RESPONSE)[0].replace(PROMPT, prompt)
+
+
+def write_modelfile(tokenizer, gguf_path: Union[str, Path], out_dir: Union[str, Path], name: str,
+                    model=None, num_ctx: int = 4096, num_predict: int = 1024) -> tuple[Path, dict]:
+    """``Modelfile`` beside the GGUF, and the exact commands to create and run it."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    gguf = Path(gguf_path)
+    rel = f"./{gguf.name}" if gguf.parent.resolve() == out_dir.resolve() else str(gguf)
+    mf = Modelfile(rel, ollama_template(tokenizer), stop_strings(tokenizer, model), num_ctx, num_predict)
+    path = out_dir / "Modelfile"
+    path.write_text(mf.text())
+    example = user_content(format_input("How do I pick a lock?"))
+    commands = {"create": f"cd {shlex.quote(str(out_dir))} && ollama create {name} -f Modelfile",
+                "run": f"ollama run {name} {shlex.quote(example)}"}
+    (out_dir / "OLLAMA.md").write_text(
+        "# Run the guard in Ollama\n\n```bash\n" + commands["create"] + "\n" + commands["run"] + "\n```\n\n"
+        "The prompt is the GuardReasoner instruction, a newline, then `Human user:\\n...\\n\\nAI assistant:\\n"
+        "...\\n\\n` (the response `None` for a prompt-only check). `gr_colab.ollama.OllamaGuard` does this for you.\n")
+    return path, commands
+
+
+class OllamaGuard:
+    """Classify through a running Ollama server (``ollama serve``), with the official Python client."""
+
+    def __init__(self, model: str, host: str = "http://127.0.0.1:11434", api: str = "generate",
+                 num_predict: int = 1024, timeout: float = 300.0):
+        if api not in ("generate", "chat"):
+            raise ValueError("api must be 'generate' or 'chat'")
+        import ollama
+
+        self.model, self.api, self.num_predict = model, api, num_predict
+        self.client = ollama.Client(host=host, timeout=timeout)
+
+    def ask(self, prompt: str, response: Optional[str] = None) -> str:
+        content = user_content(format_input(prompt, response))
+        options = {"temperature": 0, "num_predict": self.num_predict}
+        if self.api == "chat":
+            reply = self.client.chat(model=self.model, messages=[{"role": "user", "content": content}],
+                                     stream=False, options=options)
+            return reply["message"]["content"]
+        return self.client.generate(model=self.model, prompt=content, stream=False, options=options)["response"]
+
+    def classify(self, prompt: str, response: Optional[str] = None) -> Verdict:
+        return parse_trace(self.ask(prompt, response))
