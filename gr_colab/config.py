@@ -66,6 +66,7 @@ class GRConfig:
     gen_batch_size: int = 8
     # --- HS-DPO (official: k=4, T=0.7, top_p 0.95; beta 0.01, SFT weight 2.0, lr 5e-6, 2 epochs, batch 256) ----
     hsdpo_k: int = 4
+    mine_limit: Optional[int] = None  # training items to sample for mining; None for all
     hsdpo_temperature: float = 0.7
     hsdpo_top_p: float = 0.95
     hsdpo_beta: float = 0.01
@@ -205,7 +206,7 @@ def _validate(cfg: GRConfig) -> None:
     for name in ["rsft_learning_rate", "hsdpo_learning_rate", "hsdpo_beta", "rsft_epochs", "hsdpo_epochs"]:
         if getattr(cfg, name) <= 0:
             raise ConfigError(f"{name}: must be > 0, got {getattr(cfg, name)!r}")
-    for name in ["train_limit", "eval_limit"]:
+    for name in ["train_limit", "eval_limit", "mine_limit"]:
         if getattr(cfg, name) is not None and getattr(cfg, name) <= 0:
             raise ConfigError(f"{name}: must be a positive whole number or null, got {getattr(cfg, name)!r}")
     if not 0.0 <= cfg.lora_dropout < 1.0:
@@ -237,7 +238,7 @@ def _t4(**kw) -> dict:
                 gradient_checkpointing=True, rsft_batch_size=2, rsft_grad_accum=4, rsft_learning_rate=2e-4,
                 rsft_epochs=1.0, rsft_warmup_steps=10, max_new_tokens=1024, gen_batch_size=16, eval_limit=200,
                 train_files=["hf://yueliu1999/GuardReasonerTrain"], train_limit=2000, save_steps=100,
-                logging_steps=10, hsdpo_batch_size=1, hsdpo_grad_accum=8)
+                logging_steps=10, hsdpo_batch_size=1, hsdpo_grad_accum=8, mine_limit=1000)
     base.update(kw)
     return base
 
@@ -248,7 +249,7 @@ PRESETS: dict[str, dict] = {
                      dtype="float32", max_seq_length=1024, rsft_batch_size=8, rsft_grad_accum=1,
                      rsft_learning_rate=3e-3, rsft_max_steps=60, rsft_scheduler="constant", lora_r=16,
                      lora_alpha=32, save_steps=20, logging_steps=5, max_new_tokens=320, gen_batch_size=16,
-                     eval_limit=8, hsdpo_k=4, hsdpo_temperature=1.0, hsdpo_learning_rate=1e-3,
+                     eval_limit=8, hsdpo_k=4, mine_limit=64, hsdpo_temperature=1.0, hsdpo_learning_rate=1e-3,
                      hsdpo_max_steps=12, hsdpo_batch_size=2, hsdpo_grad_accum=1, hsdpo_beta=0.1,
                      gguf_types=["f16", "q8_0", "q4_k_m"]),
     # The workshop fast lane: minutes on a T4, a GGUF of about 250 MB. Small enough for 16-bit LoRA.

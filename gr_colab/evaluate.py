@@ -254,3 +254,26 @@ def plot_compare(rows: list[dict], path: Union[str, Path], labels=("before", "af
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
+
+
+def holdout_check(config: GRConfig, loaded, rows: list, name: str, progress: bool = True) -> dict:
+    """On training-format rows kept out of R-SFT: the share of outputs that parse strictly, and how often each
+    parsed answer matches the gold label. What R-SFT teaches first is the format; this measures it."""
+    from .generate import GenerationSettings, run_predictions
+    from .traces import parse_trace
+
+    items = [{"id": i, "input": r["input"], "instruction": r.get("instruction"), "label": r["output"]}
+             for i, r in enumerate(rows)]
+    path = config.path / "eval" / name / "holdout" / "generated_predictions.jsonl"
+    preds = run_predictions(loaded, items, path, GenerationSettings.greedy(config), config.prompt_format,
+                            progress=progress)
+    verdicts = [parse_trace(p["predict"]) for p in preds]
+    golds = [parse_trace(p["label"]) for p in preds]
+    n = len(preds)
+    out = {"items": n, "parse_rate": sum(v.complete for v in verdicts) / n if n else 0.0,
+           "any_answer_rate": sum(v.status != "unparsed" for v in verdicts) / n if n else 0.0}
+    for task in ("request", "completion", "response"):
+        pairs = [(g.labels[task], v.labels[task]) for g, v in zip(golds, verdicts) if g.labels[task] is not None]
+        out[f"{task}_accuracy"] = sum(a == b for a, b in pairs) / len(pairs) if pairs else 0.0
+    (path.parent / "summary.json").write_text(json.dumps(out, indent=2))
+    return out

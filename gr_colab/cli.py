@@ -1,0 +1,155 @@
+"""The command line: ``gr-colab`` (or ``python -m gr_colab``), a subcommand per stage, ``run`` for them all.
+
+Face: parses arguments, calls the stages, turns a user's mistake into one clear line and a non-zero exit.
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import sys
+from typing import Optional
+
+EXIT_USER_ERROR = 2
+
+
+def _config(args):
+    from .config import GRConfig
+
+    overrides = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects field=value, got {item!r}")
+        import yaml
+
+        overrides[key.strip()] = yaml.safe_load(value)
+    if args.run_dir:
+        overrides["run_dir"] = args.run_dir
+    source = args.config or args.preset
+    return GRConfig.load(source, **overrides)
+
+
+def cmd_score(args) -> int:
+    """Score prediction files (``{label, predict}`` JSONL) as the paper does."""
+    from .evaluate import score_file
+
+    results = []
+    for path in args.files:
+        s = score_file(path, args.task, args.mode)
+        print(f"{path}: F1 {s.f1:.2f}  parse rate {s.parse_rate:.1%}  ({s.rows} rows, {s.parse_failures} parse "
+              f"failures, {s.dropped} dropped)")
+        results.append({"file": path, "f1": round(s.f1, 4), "parse_rate": round(s.parse_rate, 4), "rows": s.rows,
+                        "parse_failures": s.parse_failures, "dropped": s.dropped})
+    total = sum(r["rows"] for r in results)
+    avg = sum(r["f1"] * r["rows"] for r in results) / total if total else 0.0
+    print(json.dumps({"task": args.task, "mode": args.mode, "files": results, "weighted_f1": round(avg, 4)}))
+    return 0
+
+
+def cmd_stage(args) -> int:
+    from .pipeline import run_stage
+
+    config = _config(args)
+    kwargs = {"push": args.push} if args.command == "export" else {}
+    run_stage(config, args.command, force=args.force, **kwargs)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .pipeline import run_all
+
+    config = _config(args)
+    _check_device(config)
+    report = run_all(config, push=args.push)
+    print(f"done: {report}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    write_report(_config(args))
+    return 0
+
+
+def cmd_plan(args) -> int:
+    from .budget import plan_config
+
+    config = _config(args)
+    for gpu in ("T4", "A100"):
+        for stage in ("rsft", "hsdpo"):
+            print(plan_config(config, gpu=gpu, stage=stage, samples=args.samples).summary())
+    return 0
+
+
+def _check_device(config) -> None:
+    """A GPU preset on a machine without a GPU: say so before anything loads."""
+    from .config import ConfigError
+
+    if config.is_twin:
+        return
+    import torch
+
+    if not torch.cuda.is_available() and (config.load_in_4bit or config.backend == "unsloth"):
+        raise ConfigError(f"preset {config.preset!r} needs a CUDA GPU and none is visible; on a CPU use "
+                          "--preset cpu-tiny (on Colab: Runtime > Change runtime type > T4 GPU)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gr-colab", description="Build a GuardReasoner-style guard, stage by stage.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("--preset", default="cpu-tiny", help="cpu-tiny, t4-270m, t4-1b, t4-3b or a100-8b")
+        p.add_argument("--config", help="a YAML config (overrides --preset)")
+        p.add_argument("--run-dir", help="where the run's files go (default: the config's run_dir)")
+        p.add_argument("--set", action="append", metavar="FIELD=VALUE", help="override one config field")
+
+    p = sub.add_parser("run", help="every stage in order, skipping complete ones, then the report")
+    common(p)
+    p.add_argument("--push", action="store_true", help="push to the Hub (hub_repo) instead of a dry run")
+    p.set_defaults(func=cmd_run)
+    for stage, text in [("prepare", "validate and split the data"), ("rsft", "reasoning SFT"),
+                        ("eval", "evaluate every model variant"), ("mine", "sample and mine hard samples"),
+                        ("hsdpo", "hard-sample DPO"), ("export", "merge, GGUF, Modelfile, Hub")]:
+        p = sub.add_parser(stage, help=text)
+        common(p)
+        p.add_argument("--force", action="store_true", help="run even if the stage is complete")
+        if stage == "export":
+            p.add_argument("--push", action="store_true", help="push to the Hub instead of a dry run")
+        p.set_defaults(func=cmd_stage)
+    p = sub.add_parser("report", help="rebuild report.md / report.html from the run folder")
+    common(p)
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("plan", help="estimate memory and time on a T4 and an A100")
+    common(p)
+    p.add_argument("--samples", type=int, default=None)
+    p.set_defaults(func=cmd_plan)
+    p = sub.add_parser("score", help="score prediction files with the paper's metric")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--task", required=True, choices=["prompt", "response", "refusal"])
+    p.add_argument("--mode", default="official", choices=["official", "corrected"])
+    p.set_defaults(func=cmd_score)
+    return parser
+
+
+def main(argv: Optional[list] = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .config import ConfigError
+    from .data import DataError
+
+    try:
+        return args.func(args)
+    except (ConfigError, DataError, FileNotFoundError, ValueError, PermissionError) as exc:
+        print(f"gr-colab: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            print(f"gr-colab: error: the disk is full ({exc.filename or ''}); free space and run again: complete "
+                  "stages are kept", file=sys.stderr)
+            return EXIT_USER_ERROR
+        raise
+    except KeyboardInterrupt:
+        print("gr-colab: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130

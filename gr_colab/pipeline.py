@@ -1,0 +1,221 @@
+"""The whole course in order: prepare → R-SFT → evaluate → mine → HS-DPO → evaluate → export → report.
+
+Face-side orchestration. Every stage reads the previous stages' files in the run folder and writes its own, ending
+with a ``stage.json`` marker; a stage whose marker is there is skipped, so a Colab disconnect costs only the stage
+that was running (and R-SFT, HS-DPO and generation resume inside a stage too). The notebooks, the command line and
+the tests call these same functions.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+from .config import GRConfig
+
+STAGES = ("prepare", "rsft", "eval", "mine", "hsdpo", "export")
+RUN_ORDER = ("prepare", "rsft", "eval", "mine", "hsdpo", "eval", "export")
+MARKER = "stage.json"
+
+
+def _marker(config: GRConfig, stage: str) -> Path:
+    return config.path / stage / MARKER
+
+
+def is_complete(config: GRConfig, stage: str) -> bool:
+    return _marker(config, stage).exists()
+
+
+def read_summary(config: GRConfig, stage: str) -> dict:
+    path = _marker(config, stage)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _finish(config: GRConfig, stage: str, summary: dict) -> dict:
+    path = _marker(config, stage)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    summary = {"stage": stage, "finished": time.strftime("%Y-%m-%d %H:%M:%S"), **summary}
+    path.write_text(json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def _read_jsonl(path: Path) -> list:
+    return [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
+
+
+def _write_jsonl(path: Path, rows: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+# --- stages ----------------------------------------------------------------------------------------------------
+def prepare(config: GRConfig) -> dict:
+    """Validate the training data, split off the held-out rows, save the config, build the model if it's the twin."""
+    from .budget import mean_tokens_of, plan_config
+    from .rsft import training_rows
+
+    root = Path(__file__).resolve().parent.parent
+    train, held, report = training_rows(config, root=root if not Path(config.train_files[0]).exists() else None)
+    print(report)
+    out = config.path / "prepare"
+    _write_jsonl(out / "train.jsonl", train)
+    _write_jsonl(out / "holdout.jsonl", held)
+    config.to_yaml(config.path / "config.yaml")
+    summary = {"train_rows": len(train), "holdout_rows": len(held), "data_report": report,
+               "mean_tokens": round(mean_tokens_of(train), 1)}
+    if config.is_twin:
+        from .models import resolve_model_path
+
+        summary["twin"] = resolve_model_path(config)
+    else:
+        plan = plan_config(config, samples=len(train), mean_tokens=summary["mean_tokens"])
+        print(plan.summary())
+        summary["budget"] = plan.summary()
+    return _finish(config, "prepare", summary)
+
+
+def rsft(config: GRConfig) -> dict:
+    from .rsft import train_rsft
+
+    rows = _read_jsonl(config.path / "prepare" / "train.jsonl")
+    result = train_rsft(config, rows=rows, out_dir=config.path / "rsft")
+    losses = result.losses
+    return _finish(config, "rsft", {"adapter": str(result.adapter_dir), "steps": result.global_step,
+                                    "first_loss": losses[0] if losses else None,
+                                    "last_loss": losses[-1] if losses else None,
+                                    "resumed_from": result.resumed_from, "curves": str(result.curves_png)})
+
+
+def _variants(config: GRConfig) -> dict:
+    variants = {"base": None, "rsft": config.path / "rsft" / "adapter"}
+    if (config.path / "hsdpo" / "adapter").exists():
+        variants["hsdpo"] = config.path / "hsdpo" / "adapter"
+    return {k: v for k, v in variants.items() if v is None or Path(v).exists()}
+
+
+def evaluate_stage(config: GRConfig) -> dict:
+    """Every model variant there is (base, R-SFT, HS-DPO) that has not been evaluated: benchmarks + held-out."""
+    from .evaluate import Report, compare, evaluate, holdout_check, plot_compare
+    from .models import load_model
+
+    held = _read_jsonl(config.path / "prepare" / "holdout.jsonl")
+    done = read_summary(config, "eval").get("variants", {})
+    for name, adapter in _variants(config).items():
+        if name in done:
+            continue
+        loaded = load_model(config, adapter=adapter, trainable=False)
+        report = evaluate(config, loaded, name)
+        done[name] = {"averages": report.averages("corrected"), "official": report.averages("official"),
+                      "holdout": holdout_check(config, loaded, held, name)}
+        _finish(config, "eval", {"variants": done})  # a disconnect after one variant keeps it
+        del loaded
+    reports = {n: Report.from_json(json.loads((config.path / "eval" / n / "report.json").read_text()))
+               for n in done}
+    comparisons = {}
+    names = [n for n in ("base", "rsft", "hsdpo") if n in reports]
+    for a, b in zip(names, names[1:]):
+        rows = compare(reports[a], reports[b])
+        plot_compare(rows, config.path / "eval" / f"compare_{a}_{b}.png", labels=(a, b))
+        comparisons[f"{a}->{b}"] = rows
+    return _finish(config, "eval", {"variants": done, "comparisons": comparisons})
+
+
+def mine_stage(config: GRConfig) -> dict:
+    """Sample k outputs per training item with the R-SFT model, then mine hard samples."""
+    from .generate import GenerationSettings, run_predictions
+    from .mining import mine, save_pairs
+    from .models import load_model
+
+    rows = _read_jsonl(config.path / "prepare" / "train.jsonl")
+    items = [{"id": i, **r} for i, r in enumerate(rows)][:config.mine_limit]
+    loaded = load_model(config, adapter=config.path / "rsft" / "adapter", trainable=False)
+    samples = run_predictions(loaded, [{**it, "label": it["output"]} for it in items],
+                              config.path / "mine" / "samples" / "generated_predictions.jsonl",
+                              GenerationSettings.sampling(config), config.prompt_format)
+    outputs = {s["id"]: s.get("samples", [s["predict"]]) for s in samples}
+    result = mine(items, outputs, tuple(config.hsdpo_weight_range))
+    pairs_path, summary_path = save_pairs(result, config.path / "mine")
+    summary = result.summary()
+    print(f"mined {summary['pairs']} hard samples from {len(items)} items: {json.dumps(summary['by_task'])}")
+    return _finish(config, "mine", {**summary, "pairs_file": str(pairs_path)})
+
+
+def hsdpo_stage(config: GRConfig) -> dict:
+    from .hsdpo import train_hsdpo
+    from .mining import to_dpo_rows
+    from .models import load_model
+
+    pairs = _read_jsonl(config.path / "mine" / "pairs.jsonl")
+    if not pairs:
+        print("HS-DPO skipped: mining found no hard samples (every sampled output agreed). Sample more items "
+              "(mine_limit), raise hsdpo_temperature or hsdpo_k.")
+        return _finish(config, "hsdpo", {"skipped": "no hard samples", "pairs": 0})
+    loaded = load_model(config, adapter=config.path / "rsft" / "adapter", trainable=True)
+    result = train_hsdpo(config, loaded, to_dpo_rows(pairs, config.prompt_format), config.path / "hsdpo")
+    acc = result.reward_accuracies
+    return _finish(config, "hsdpo", {"pairs": len(pairs), "adapter": str(result.adapter_dir),
+                                     "reward_accuracy_first": acc[0] if acc else None,
+                                     "reward_accuracy_last": acc[-1] if acc else None})
+
+
+def export_stage(config: GRConfig, push: bool = False) -> dict:
+    from .export import checks_table, export_gguf, merge_adapter
+    from .hub import model_card, push as hub_push
+    from .ollama import write_modelfile
+
+    adapter = config.path / ("hsdpo" if (config.path / "hsdpo" / "adapter").exists() else "rsft") / "adapter"
+    out = config.path / "export"
+    merged = merge_adapter(config, adapter, out / "merged")
+    name = f"guardreasoner-{config.preset}"
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(merged))
+    checks = export_gguf(merged, out / "gguf", list(config.gguf_types), name, tokenizer=tok)
+    gguf_for_ollama = next((c.path for c in checks if c.kind == "q4_k_m"), checks[0].path if checks else None)
+    modelfile, commands = write_modelfile(tok, gguf_for_ollama, out / "gguf", name, num_predict=config.max_new_tokens)
+    table = checks_table(checks)
+    eval_md = ""
+    rsft_report = config.path / "eval" / ("hsdpo" if "hsdpo" in str(adapter) else "rsft") / "report.md"
+    if rsft_report.exists():
+        eval_md = rsft_report.read_text()
+    card = model_card(config, eval_md, gguf_table=table)
+    (out / "README.md").write_text(card)
+    uploads = []
+    if config.hub_repo:
+        uploads = hub_push(config.hub_repo, {"adapter": adapter, "merged": merged, "gguf": out / "gguf"}, card,
+                           private=config.hub_private, dry_run=not push)
+    from dataclasses import asdict
+
+    return _finish(config, "export", {"adapter": str(adapter), "merged": str(merged), "modelfile": str(modelfile),
+                                      "commands": commands, "checks": [asdict(c) for c in checks],
+                                      "table": table, "hub_files": len(uploads), "pushed": bool(push and uploads)})
+
+
+STAGE_FUNCS: dict = {"prepare": prepare, "rsft": rsft, "eval": evaluate_stage, "mine": mine_stage,
+                     "hsdpo": hsdpo_stage, "export": export_stage}
+
+
+def run_stage(config: GRConfig, stage: str, force: bool = False, **kwargs) -> dict:
+    if stage not in STAGE_FUNCS:
+        raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+    if stage != "eval" and is_complete(config, stage) and not force:
+        print(f"== {stage}: already complete, skipped ({_marker(config, stage)})")
+        return read_summary(config, stage)
+    print(f"== {stage}")
+    return STAGE_FUNCS[stage](config, **kwargs)
+
+
+def run_all(config: GRConfig, stages: Optional[list] = None, push: bool = False,
+            on_stage: Optional[Callable] = None) -> Path:
+    """Every stage in order (skipping complete ones), then the report; returns the report's path."""
+    from tqdm.auto import tqdm
+
+    from .report import write_report
+
+    order = [s for s in RUN_ORDER if stages is None or s in stages]
+    for stage in tqdm(order, desc="gr-colab run", unit="stage"):
+        run_stage(config, stage, **({"push": push} if stage == "export" else {}))
+        if on_stage:
+            on_stage(stage)
+    return write_report(config)

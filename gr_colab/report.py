@@ -1,0 +1,125 @@
+"""The run's report, in Markdown and HTML, from the stage files: what was trained, what it scored, what it shipped.
+
+Face. Reads only the run folder, so it can be rebuilt at any time (``gr-colab report``).
+"""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+from .config import GRConfig
+from .evaluate import TASK_TITLES
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def sections(config: GRConfig) -> list[tuple[str, list]]:
+    """[(title, [blocks])], a block being ("p", text), ("table", rows as dicts) or ("img", relative path)."""
+    run = config.path
+    out = []
+    prep = _load(run / "prepare" / "stage.json")
+    out.append(("Setup", [("p", f"Preset `{config.preset}`, model `{config.model_name}`, prompt format "
+                                f"`{config.prompt_format}`."),
+                          ("p", prep.get("data_report", "(data not prepared)")),
+                          ("p", f"{prep.get('train_rows', '?')} training rows, {prep.get('holdout_rows', '?')} "
+                                "held out to measure R-SFT.")]))
+    rs = _load(run / "rsft" / "stage.json")
+    blocks = [("p", f"{rs.get('steps', '?')} steps; loss {rs.get('first_loss')} → {rs.get('last_loss')}.")] if rs \
+        else [("p", "(not run)")]
+    if (run / "rsft" / "curves.png").exists():
+        blocks.append(("img", "rsft/curves.png"))
+    out.append(("R-SFT", blocks))
+
+    ev = _load(run / "eval" / "stage.json").get("variants", {})
+    if ev:
+        hold = [{"model": n, "parse rate": f"{v['holdout']['parse_rate']:.0%}",
+                 "request acc.": f"{v['holdout']['request_accuracy']:.0%}", "items": v["holdout"]["items"]}
+                for n, v in ev.items()]
+        f1 = []
+        for n, v in ev.items():
+            row = {"model": n}
+            for task, title in TASK_TITLES.items():
+                row[f"{title} (corrected)"] = v["averages"].get(task)
+                row[f"{title} (official)"] = v["official"].get(task)
+            f1.append(row)
+        blocks = [("p", "Held-out training-format items: does the model write a trace whose answers parse?"),
+                  ("table", hold), ("p", f"Benchmark F1, row-weighted task averages ({config.eval_limit or 'all'} "
+                                         "items per benchmark):"), ("table", f1)]
+        blocks += [("img", p.relative_to(run).as_posix()) for p in sorted((run / "eval").glob("compare_*.png"))]
+        blocks += [("img", p.relative_to(run).as_posix()) for p in sorted((run / "eval").glob("*/f1_*.png"))]
+        out.append(("Evaluation", blocks))
+    mined = _load(run / "mine" / "stage.json")
+    if mined:
+        out.append(("Hard-sample mining", [
+            ("p", f"{mined.get('pairs', 0)} hard samples from {mined.get('items', '?')} items "
+                  f"({mined.get('no-parse', 0)} items had no parsable sample, {mined.get('not-mixed', 0)} were "
+                  "not mixed)."),
+            ("table", [{"task": k, "pairs": v} for k, v in mined.get("by_task", {}).items()]),
+            ("table", [{"weight": k, "pairs": v} for k, v in mined.get("weights", {}).items()])]))
+    dpo = _load(run / "hsdpo" / "stage.json")
+    if dpo:
+        blocks = [("p", dpo.get("skipped") and f"Skipped: {dpo['skipped']}." or
+                   f"{dpo.get('pairs')} pairs; reward accuracy {dpo.get('reward_accuracy_first')} → "
+                   f"{dpo.get('reward_accuracy_last')}.")]
+        if (run / "hsdpo" / "curves.png").exists():
+            blocks.append(("img", "hsdpo/curves.png"))
+        out.append(("HS-DPO", blocks))
+    ex = _load(run / "export" / "stage.json")
+    if ex:
+        out.append(("Export", [("p", f"Merged model: `{ex['merged']}`."),
+                               ("table", [{k: c[k] for k in ("kind", "size_mb", "seconds", "loads", "same_tokens",
+                                                             "agreement", "max_logit_diff", "template_matches",
+                                                             "tokenizer_matches")} for c in ex.get("checks", [])]),
+                               ("p", "Ollama: `" + ex["commands"]["create"] + "` then `" + ex["commands"]["run"]
+                                + "`.")]))
+    return out
+
+
+def _md_table(rows: list) -> str:
+    if not rows:
+        return "(none)"
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _html_table(rows: list) -> str:
+    if not rows:
+        return "<p>(none)</p>"
+    keys = list(rows[0])
+    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in keys)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r.get(k, '')))}</td>" for k in keys) + "</tr>"
+                   for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def write_report(config: GRConfig) -> Path:
+    """``report.md`` and ``report.html`` in the run folder; images are linked relative to it."""
+    secs = sections(config)
+    md = [f"# gr-colab run report: {config.preset}", ""]
+    page = [f"<!doctype html><meta charset='utf-8'><title>gr-colab {html.escape(config.preset)}</title>",
+            "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:3px 8px}img{max-width:100%}</style>",
+            f"<h1>gr-colab run report: {html.escape(config.preset)}</h1>"]
+    for title, blocks in secs:
+        md += [f"## {title}", ""]
+        page.append(f"<h2>{html.escape(title)}</h2>")
+        for kind, value in blocks:
+            if kind == "p":
+                md += [str(value), ""]
+                page.append(f"<p>{html.escape(str(value))}</p>")
+            elif kind == "table":
+                md += [_md_table(value), ""]
+                page.append(_html_table(value))
+            elif kind == "img":
+                md += [f"![{value}]({value})", ""]
+                page.append(f"<img src='{html.escape(value)}' alt='{html.escape(value)}'>")
+    (config.path / "report.md").write_text("\n".join(md))
+    path = config.path / "report.html"
+    path.write_text("\n".join(page))
+    print(f"report: {config.path / 'report.md'} and {path}")
+    return config.path / "report.md"
