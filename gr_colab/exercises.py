@@ -19,6 +19,14 @@ def _check(answer: Any, ok: Callable[[Any], bool], hint: str) -> str:
     return message
 
 
+def check_00(answer) -> str:
+    """Notebook 00: R-SFT samples of Llama-3.2-3B (batch 1, one epoch, 700 tokens) that fit a free T4 session."""
+    from .budget import plan
+
+    expected = plan("unsloth/Llama-3.2-3B-Instruct", gpu="T4", samples=100000, batch_size=1).max_samples_in_session
+    return _check(answer, lambda a: int(a) == expected, "plan(...).max_samples_in_session")
+
+
 def check_01(answer) -> str:
     """Notebook 01: the labels the OFFICIAL parser reads from a '# Answers' block with None answers."""
     from .traces import parse_trace

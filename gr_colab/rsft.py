@@ -229,3 +229,18 @@ def save_curves(history: list, out: Path, title: str) -> tuple[Path, Optional[Pa
     fig.savefig(png_path, dpi=100)
     plt.close(fig)
     return csv_path, png_path
+
+
+def label_preview(config: GRConfig, loaded, row: dict) -> dict:
+    """What R-SFT trains on for one row: the text of the tokens that carry loss and of those that do not, taken
+    from the trainer's own collated batch (so it shows what TRL or Unsloth really masks)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = build_trainer(config, loaded, [row], Path(tmp))
+        batch = trainer.data_collator([trainer.train_dataset[0]])
+    ids, labels = batch["input_ids"][0], batch["labels"][0]
+    keep = batch["attention_mask"][0].bool() if "attention_mask" in batch else ids == ids
+    tok = loaded.tokenizer
+    return {"ignored": tok.decode(ids[(labels == -100) & keep]), "trained": tok.decode(ids[labels != -100]),
+            "ignored_tokens": int(((labels == -100) & keep).sum()), "trained_tokens": int((labels != -100).sum())}

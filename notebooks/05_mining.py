@@ -1,0 +1,82 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Sampling and hard-sample mining
+#
+# **What you will learn**
+# - why HS-DPO samples k outputs per training item (temperature 0.7, top-p 0.95 in the paper);
+# - the paper's rules for a hard sample, the chosen and rejected outputs, and the per-pair weight;
+# - what the official scripts got wrong, and the diversity merge across leave-one-out R-SFT models.
+#
+# **Expected time and memory on a T4:** t4-1b, 1,000 items x 4 samples: about 30 min (≈ 5 GB).
+# The CPU twin: a couple of minutes.
+
+# %% [markdown]
+# ## Config — the only cell you edit
+
+# %%
+PRESET = "cpu-tiny"  # cpu-tiny (no GPU), t4-270m, t4-1b, t4-3b, a100-8b
+OVERRIDES = {}  # any config field, e.g. {"run_dir": "/content/drive/MyDrive/gr-colab/t4-1b"}
+
+# %% [markdown]
+# ## Setup
+
+# %%
+import subprocess, sys
+if "google.colab" in sys.modules:  # Colab: install the kit once per session (pinned, see requirements.txt)
+    subprocess.run("test -d gr-colab || git clone -q https://github.com/gr-colab/gr-colab && "
+                   "pip install -q -r gr-colab/requirements.txt -e gr-colab", shell=True, check=True)
+    sys.path.insert(0, "gr-colab")
+
+from gr_colab import GRConfig, colab
+config = GRConfig.load(PRESET, **OVERRIDES)
+env = colab.setup(config)
+
+# %% [markdown]
+# ## The stage: sample with the R-SFT model, then mine
+# An item is hard when some of its k outputs are right and some wrong: Request first; only if that is not mixed,
+# Response, then Completion (these two only where the item has a real response). chosen = the longest right
+# output, rejected = the longest wrong one; weight = #wrong − #right, rescaled per dataset to [0.8, 1.2].
+
+# %%
+from gr_colab.pipeline import run_stage
+for stage in ["prepare", "rsft", "mine"]:
+    mined = run_stage(config, stage)
+{k: mined[k] for k in ("items", "pairs", "by_task", "by_dataset", "weights")}
+
+# %%
+from gr_colab.pipeline import _read_jsonl
+pairs = _read_jsonl(config.path / "mine" / "pairs.jsonl")
+for pair in pairs[:1]:  # the first hard sample, if mining found any
+    print(pair["task"], pair["sample_weight"], "\n--- chosen ---\n", pair["chosen"][-300:])
+
+# %% [markdown]
+# ## Results: the rules on a hand-made example
+# The same functions on four sampled outputs you can read:
+
+# %%
+from gr_colab.mining import mine
+def out(req): return f"# Task 1\n## Reasoning Step 1: ...\n\nAnswers: \nRequest: {req}\nCompletion: None\nResponse: None"
+toy = [{"id": 0, "dataset": "toy", "input": "Human user:\nhi\n\nAI assistant:\nNone\n\n", "has_response": False,
+        "labels": {"request": "harmful", "completion": "None", "response": "None"}}]
+result = mine(toy, {0: [out("harmful"), out("unharmful"), out("unharmful"), "garbage"]})
+result.summary()
+
+# %% [markdown]
+# ## Exercise
+# How many of the pairs mined from `toy` come from the request task? Read `result.summary()`.
+
+# %%
+ANSWER = None  # your answer here (a whole number)
+
+# %%
+from gr_colab.exercises import check_05
+check_05(ANSWER, result)
