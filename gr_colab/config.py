@@ -46,6 +46,7 @@ class GRConfig:
     lora_alpha: int = 16
     lora_dropout: float = 0.0
     target_modules: list = field(default_factory=lambda: list(LORA_TARGETS))
+    modules_to_save: list = field(default_factory=list)  # trained in full beside LoRA (the twin: its embeddings)
     # --- R-SFT (official: full fine-tuning, lr 5e-5, 3 epochs, cosine, no warm-up, batch 384, cutoff 2048) ----
     rsft_epochs: float = 3.0
     rsft_learning_rate: float = 2e-4
@@ -247,7 +248,8 @@ PRESETS: dict[str, dict] = {
     # The CPU twin: a tiny Llama built on the spot; the whole pipeline in minutes on 2 cores.
     "cpu-tiny": dict(preset="cpu-tiny", run_dir="runs/cpu-tiny", model_name=TWIN, backend="transformers",
                      dtype="float32", max_seq_length=1024, rsft_batch_size=8, rsft_grad_accum=1,
-                     rsft_learning_rate=3e-3, rsft_max_steps=60, rsft_scheduler="constant", lora_r=16,
+                     rsft_learning_rate=3e-3, rsft_max_steps=100, rsft_scheduler="constant", lora_r=16,
+                     modules_to_save=["embed_tokens", "lm_head"],  # random embeddings must learn too
                      lora_alpha=32, save_steps=20, logging_steps=5, max_new_tokens=320, gen_batch_size=16,
                      eval_limit=8, hsdpo_k=4, mine_limit=64, hsdpo_temperature=1.0, hsdpo_learning_rate=1e-3,
                      hsdpo_max_steps=12, hsdpo_batch_size=2, hsdpo_grad_accum=1, hsdpo_beta=0.1,

@@ -106,7 +106,8 @@ def lora_config(config: GRConfig):
     from peft import LoraConfig
 
     return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM")
+                      target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM",
+                      modules_to_save=list(config.modules_to_save) or None)
 
 
 def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainable: bool = True) -> Loaded:

@@ -195,7 +195,7 @@ def _backend_tokenizer(sp_path: Path):
     tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()])
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS])
     tok.post_processor = processors.TemplateProcessing(
-        single=f"{BOS} $A", pair=f"{BOS} $A {BOS}:1 $B:1", special_tokens=[(BOS, 1)])
+        single=f"{BOS} $A", pair=f"{BOS} $A $B:1", special_tokens=[(BOS, 1)])
     return tok
 
 

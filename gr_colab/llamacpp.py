@@ -1,0 +1,174 @@
+"""llama.cpp's own tools for the export stage: its converter (HF folder → GGUF f16/q8_0), its quantizer (→ q4_k_m),
+and its runtime (to load a GGUF back and check it).
+
+Export layer. Nothing here writes GGUF by hand: the converter is ``convert_hf_to_gguf.py`` run with the ``gguf-py``
+shipped beside it, both unpacked from the llama-cpp-python sdist by ``scripts/install_llamacpp.sh`` (the PyPI
+wheel of llama-cpp-python has no converter); quantizing and loading go through the ``llama_cpp`` package built from
+that same sdist, so converter, quantizer and runtime are one llama.cpp version.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterable, Optional, Union
+
+VERSION = "0.3.36"  # llama-cpp-python; its sdist vendors the llama.cpp whose converter is used
+ENV_VAR = "GR_COLAB_LLAMA_CPP"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INSTALL_HINT = "bash scripts/install_llamacpp.sh"
+CONVERTER = "convert_hf_to_gguf.py"
+CONVERTER_TYPES = ("f32", "f16", "bf16", "q8_0")  # written by the converter itself
+# llama_ftype values (llama.h) for what llama_model_quantize makes from an f16/f32 GGUF
+QUANT_TYPES = {"q4_0": 2, "q8_0": 7, "q4_k_s": 14, "q4_k_m": 15, "q5_k_s": 16, "q5_k_m": 17, "q6_k": 18}
+
+log = logging.getLogger(__name__)
+
+PathLike = Union[str, os.PathLike]
+
+
+def _candidates(search) -> list[Path]:
+    if search is not None:
+        return [Path(p) for p in ([search] if isinstance(search, (str, os.PathLike)) else search)]
+    found = [Path(os.environ[ENV_VAR])] if os.environ.get(ENV_VAR) else []
+    local = Path(".cache") / f"llama.cpp-{VERSION}"
+    return found + [Path.cwd() / local, REPO_ROOT / local]
+
+
+def find_converter(search: Optional[Union[PathLike, Iterable[PathLike]]] = None) -> Path:
+    """The path of ``convert_hf_to_gguf.py`` (with ``gguf-py/`` beside it).
+
+    Looks in ``search`` when given (a folder, the script itself, or several), else in ``$GR_COLAB_LLAMA_CPP``, then
+    ``.cache/llama.cpp-0.3.36`` under the working folder and under the repository.
+    """
+    tried = []
+    for place in _candidates(search):
+        script = place if place.name == CONVERTER else place / CONVERTER
+        tried.append(str(script))
+        if script.is_file() and (script.parent / "gguf-py" / "gguf").is_dir():
+            return script.resolve()
+    raise FileNotFoundError(f"llama.cpp's converter ({CONVERTER} with gguf-py/ beside it) was not found; looked "
+                            f"for {', '.join(tried)}. Install it with `{INSTALL_HINT}` (or point ${ENV_VAR} at a "
+                            "folder that has it).")
+
+
+def _tail(text: str, lines: int = 30) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def convert_to_gguf(hf_dir: PathLike, out_path: PathLike, outtype: str = "f16", *,
+                    converter: Optional[PathLike] = None, timeout: Optional[float] = None) -> Path:
+    """Convert a saved HF model folder to one GGUF file with llama.cpp's converter (a subprocess).
+
+    ``outtype``: f16, q8_0 (or f32, bf16). The file appears at ``out_path`` only when the converter succeeded.
+    """
+    if outtype not in CONVERTER_TYPES:
+        raise ValueError(f"outtype {outtype!r}: the converter writes {', '.join(CONVERTER_TYPES)}; "
+                         f"use quantize_gguf for {', '.join(QUANT_TYPES)}")
+    hf_dir, out_path = Path(hf_dir), Path(out_path)
+    if not (hf_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{hf_dir} is not a saved Hugging Face model folder (no config.json)")
+    _warn_if_tokenizer_model_missing(hf_dir)
+    script = find_converter(converter)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_path.with_name(out_path.name + ".partial")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(script.parent / "gguf-py")] + ([env["PYTHONPATH"]]
+                                                                           if env.get("PYTHONPATH") else []))
+    env.pop("NO_LOCAL_GGUF", None)
+    cmd = [sys.executable, str(script), str(hf_dir), "--outfile", str(partial), "--outtype", outtype]
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        partial.unlink(missing_ok=True)
+        raise RuntimeError(f"llama.cpp's converter did not finish in {timeout} s") from exc
+    if proc.returncode != 0 or not partial.is_file():
+        partial.unlink(missing_ok=True)
+        raise RuntimeError(f"llama.cpp's converter failed (exit {proc.returncode}) on {hf_dir} → {outtype}:\n"
+                           f"{_tail(proc.stderr or proc.stdout)}")
+    os.replace(partial, out_path)
+    return out_path
+
+
+def _warn_if_tokenizer_model_missing(hf_dir: Path) -> None:
+    """A SentencePiece-layout tokenizer.json (byte fallback) converts without tokenizer.model, but then every
+    score in the GGUF is -1000 and llama.cpp merges tokens in another order than transformers does."""
+    tj = hf_dir / "tokenizer.json"
+    if (hf_dir / "tokenizer.model").is_file() or not tj.is_file():
+        return
+    try:
+        model = json.loads(tj.read_text(encoding="utf-8")).get("model", {})
+    except (OSError, ValueError):
+        return
+    if model.get("type") == "BPE" and model.get("byte_fallback"):
+        log.warning("%s has a SentencePiece-style tokenizer.json but no tokenizer.model: the GGUF will tokenize "
+                    "text differently from transformers; copy tokenizer.model from the base model folder first",
+                    hf_dir)
+
+
+def _llama_cpp():
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise ImportError(f"llama_cpp (llama-cpp-python {VERSION}) is not installed; run `{INSTALL_HINT}`") from exc
+    return llama_cpp
+
+
+@contextlib.contextmanager
+def _quiet(enabled: bool):
+    """Silence llama.cpp's C-level logging to stdout/stderr (llama-cpp-python's own helper, when it has one)."""
+    try:
+        from llama_cpp._utils import suppress_stdout_stderr
+    except ImportError:
+        suppress_stdout_stderr = None
+    if enabled and suppress_stdout_stderr is not None:
+        with suppress_stdout_stderr(disable=False):
+            yield
+    else:
+        yield
+
+
+def quantize_gguf(src: PathLike, dst: PathLike, kind: str = "q4_k_m", *, nthread: int = 0,
+                  verbose: bool = False) -> Path:
+    """Quantize an f16/f32 GGUF with llama.cpp's quantizer (``llama_model_quantize``); q4_k_m by default."""
+    key = kind.lower()
+    if key not in QUANT_TYPES:
+        raise ValueError(f"kind {kind!r}: choose from {', '.join(QUANT_TYPES)}")
+    src, dst = Path(src), Path(dst)
+    if not src.is_file():
+        raise FileNotFoundError(src)
+    llama_cpp = _llama_cpp()
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = QUANT_TYPES[key]
+    params.nthread = nthread
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    partial = dst.with_name(dst.name + ".partial")
+    with _quiet(not verbose):
+        rc = llama_cpp.llama_model_quantize(str(src).encode(), str(partial).encode(), ctypes.byref(params))
+    if rc != 0 or not partial.is_file():
+        partial.unlink(missing_ok=True)
+        raise RuntimeError(f"llama.cpp could not quantize {src} to {kind} (llama_model_quantize returned {rc}); "
+                           "rerun with verbose=True to see its log")
+    os.replace(partial, dst)
+    return dst
+
+
+def load_gguf(path: PathLike, n_ctx: int = 512, *, logits_all: bool = True, verbose: bool = False,
+              n_threads: Optional[int] = None, **kwargs):
+    """A ``llama_cpp.Llama`` on this GGUF file.
+
+    ``logits_all=True`` (the default) keeps every position's logits in ``llm.scores`` after ``llm.eval(ids)``,
+    which the checks read; llama-cpp-python 0.3.x leaves ``scores`` empty otherwise. It costs n_ctx × n_vocab
+    floats, so keep ``n_ctx`` small or pass ``logits_all=False`` for plain generation.
+    """
+    llama_cpp = _llama_cpp()
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(path)
+    return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, logits_all=logits_all, verbose=verbose,
+                           n_threads=n_threads or max(1, os.cpu_count() or 1), seed=0, **kwargs)

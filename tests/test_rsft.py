@@ -1,0 +1,114 @@
+"""R-SFT on the CPU twin: the label mask on real rows, training lowers the loss, and a SIGKILL mid-run resumes to
+the same adapter an uninterrupted run gives."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from gr_colab.config import GRConfig
+from gr_colab.data import load_train
+from gr_colab.models import load_model
+from conftest import ROOT, SAMPLE
+
+ROWS = load_train(SAMPLE / "train" / "AegisTrainR.json").rows[:12] + load_train(SAMPLE / "train" / "WildGuardTrainR.json").rows[:12]
+
+
+def test_label_mask_on_real_rows(twin_config):
+    from gr_colab.rsft import build_trainer
+
+    loaded = load_model(twin_config)
+    tok = loaded.tokenizer
+    eot = tok.convert_tokens_to_ids("<|eot_id|>")
+    rows = ROWS[:6] + load_train(SAMPLE / "train_sample_real.json").rows
+    trainer = build_trainer(twin_config, loaded, rows, Path("unused"))
+    for i, row in enumerate(rows):
+        batch = trainer.data_collator([trainer.train_dataset[i]])
+        ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+        prompt = tok.apply_chat_template([{"role": "user", "content": row["instruction"] + "\n" + row["input"]}],
+                                         tokenize=False, add_generation_prompt=True)
+        n_prompt = len(tok(prompt, add_special_tokens=False)["input_ids"])
+        assert ids[:n_prompt] == tok(prompt, add_special_tokens=False)["input_ids"]
+        assert all(l == -100 for l in labels[:n_prompt]), "a prompt token carries loss"
+        assert all(l == t for l, t in zip(labels[n_prompt:], ids[n_prompt:])), "a completion token carries no loss"
+        assert labels[-1] == eot, "the end-of-turn token must be trained: it is how the model learns to stop"
+        assert tok.decode(ids[n_prompt:-1]) == row["output"]
+
+
+def _runner(run_dir: Path, steps: int) -> str:
+    return f"""
+import json
+from gr_colab.config import GRConfig
+from gr_colab.data import load_train
+from gr_colab.rsft import train_rsft
+from pathlib import Path
+rows = load_train({str(SAMPLE / 'train' / 'AegisTrainR.json')!r}).rows[:12] + load_train({str(SAMPLE / 'train' / 'WildGuardTrainR.json')!r}).rows[:12]
+cfg = GRConfig.load('cpu-tiny', run_dir={str(run_dir)!r}, rsft_max_steps={steps}, save_steps=2, rsft_batch_size=2,
+                    logging_steps=1, max_seq_length=512, save_total_limit=3)
+r = train_rsft(cfg, rows=rows, out_dir=Path({str(run_dir)!r}))
+print("DONE", r.global_step, r.resumed_from)
+"""
+
+
+def _adapter(run_dir: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(run_dir / "adapter" / "adapter_model.safetensors"))
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    steps = 8
+    straight = tmp_path / "straight"
+    done = subprocess.run([sys.executable, "-c", _runner(straight, steps)], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", _runner(killed, steps)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    marker = killed / "checkpoints" / "checkpoint-4" / "gr_colab_complete.json"
+    deadline = time.time() + 600
+    while not marker.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert marker.exists() and not (killed / "adapter").exists(), "the run was not cut off mid-way"
+    # a checkpoint cut off mid-save: newer than the last complete one, without the marker, a file missing
+    ckpts = killed / "checkpoints"
+    latest = max(int(p.name.split("-")[1]) for p in ckpts.glob("checkpoint-*") if (p / "gr_colab_complete.json").exists())
+    torn = ckpts / f"checkpoint-{latest + 1}"
+    torn.mkdir(exist_ok=True)
+    (torn / "adapter_model.safetensors").write_bytes(b"\x00" * 100)
+
+    resumed = subprocess.run([sys.executable, "-c", _runner(killed, steps)], env=env, capture_output=True,
+                             text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"DONE {steps} " in resumed.stdout and "checkpoint-" in resumed.stdout.split("DONE")[1]
+    assert "set aside an incomplete checkpoint" in resumed.stdout
+    assert (ckpts / f"checkpoint-{latest + 1}.incomplete").exists()  # moved aside, not deleted, not resumed from
+
+    a, b = _adapter(straight), _adapter(killed)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+    state = json.loads((ckpts / f"checkpoint-{steps}" / "trainer_state.json").read_text())
+    assert state["global_step"] == steps
+
+
+@pytest.mark.slow
+def test_rsft_lowers_the_loss_and_writes_curves(tmp_path):
+    from gr_colab.rsft import train_rsft
+
+    cfg = GRConfig.load("cpu-tiny", run_dir=str(tmp_path), rsft_max_steps=12, logging_steps=2, save_steps=50)
+    result = train_rsft(cfg, rows=ROWS, out_dir=tmp_path / "rsft")
+    assert result.losses[-1] < result.losses[0]
+    assert result.curves_png.exists() and result.curves_csv.read_text().startswith("epoch") is not None
+    assert (result.adapter_dir / "adapter_model.safetensors").exists()
+    assert not list(result.adapter_dir.glob("*.bin"))  # safetensors only
