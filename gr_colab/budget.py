@@ -45,7 +45,8 @@ class Arch:
         mlp = 3 * self.hidden * self.intermediate
         linear = self.layers * (attn + mlp)
         embed = self.vocab * self.hidden * (1 if self.tied else 2)
-        return {"linear": linear, "embed": embed, "total": linear + embed}
+        norms = (2 * self.layers + 1) * self.hidden  # RMSNorm weights: tiny, kept in 16-bit
+        return {"linear": linear, "embed": embed + norms, "total": linear + embed + norms}
 
     def lora_params(self, r: int) -> int:
         q_o = 2 * r * (self.hidden + self.heads * self.hd)
