@@ -128,7 +128,12 @@ def mine_stage(config: GRConfig) -> dict:
     from .models import load_model
 
     rows = _read_jsonl(config.path / "prepare" / "train.jsonl")
-    items = [{"id": i, **r} for i, r in enumerate(rows)][:config.mine_limit]
+    items = [{"id": i, **r} for i, r in enumerate(rows)]
+    if config.mine_limit and config.mine_limit < len(items):  # a seeded sample across every dataset, in file order
+        import random
+
+        keep = set(random.Random(config.seed).sample(range(len(items)), config.mine_limit))
+        items = [it for it in items if it["id"] in keep]
     loaded = load_model(config, adapter=config.path / "rsft" / "adapter", trainable=False)
     samples = run_predictions(loaded, [{**it, "label": it["output"]} for it in items],
                               config.path / "mine" / "samples" / "generated_predictions.jsonl",
