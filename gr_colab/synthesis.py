@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from .data import DataError, Loaded, read_records, validate_train_row
-from .prompts import (ANSWER_KEYS, INSTRUCTION, NO_RESPONSE, POLICY_LABELS, SIX_POLICIES, TASK_LABELS,
-                      format_answers, policy_prompt, split_input)
+from .prompts import (ANSWER_KEYS, INSTRUCTION, NO_RESPONSE, SIX_POLICIES, TASK_LABELS, format_answers,
+                      policy_prompt, split_input)
 from .traces import COMPLETE, TASKS, parse_trace
 
 GUARDREASONER, SIX_POLICY = "guardreasoner", "six_policy"
@@ -387,6 +387,13 @@ class OpenAICompatibleTeacher:
     def __getstate__(self):  # never pickled with the key inside
         raise TypeError("OpenAICompatibleTeacher holds an API key and is not picklable; build it where it is used")
 
+    def close(self) -> None:
+        """Close the HTTP client (and the stand-in server this teacher started, if any)."""
+        self._client.close()
+        server = getattr(self, "server", None)
+        if server is not None:
+            server.close()
+
     def scrub(self, text: str) -> str:
         """``text`` with the key, should an error message ever echo it, replaced by ***."""
         return text.replace(self._secret, "***") if self._secret else text
@@ -409,6 +416,13 @@ class OpenAICompatibleTeacher:
                       "completion_tokens": getattr(usage, "completion_tokens", None)}
 
 
+def local_model_name(path: str) -> str:
+    """The cache's name for a local model: a Hub id as it is, a folder by its name and a hash of its full path."""
+    if not path or not os.path.isabs(path):
+        return f"local:{path or 'model'}"
+    return f"local:{Path(path).name}@{hashlib.sha256(path.encode()).hexdigest()[:8]}"
+
+
 class LocalTeacher:
     """A model loaded by :func:`gr_colab.models.load_model` (``trainable=False``), greedy, through
     :func:`gr_colab.generate.generate`; batches of ``batch_size`` prompts at a time."""
@@ -417,7 +431,7 @@ class LocalTeacher:
 
     def __init__(self, loaded, max_new_tokens: int = 512, batch_size: int = 8, model: Optional[str] = None):
         self.loaded, self.max_new_tokens, self.batch_size = loaded, max_new_tokens, batch_size
-        self.model = model or f"local:{loaded.model_path or 'model'}"
+        self.model = model or local_model_name(loaded.model_path)
         self.tokenizer = loaded.tokenizer
 
     def __repr__(self) -> str:
@@ -474,7 +488,7 @@ class Estimate:
                         self.price_in_per_m, self.price_out_per_m, self.method)
 
     def describe(self) -> str:
-        cost = (f"≈ ${self.cost_usd:,.2f} at ${self.price_in_per_m}/M in, ${self.price_out_per_m}/M out"
+        cost = (f"≈ ${self.cost_usd:,.2f} at ${self.price_in_per_m:.2f}/M in, ${self.price_out_per_m:.2f}/M out"
                 if self.cost_usd is not None else "cost unknown (no price for this model: pass price_in_per_m "
                                                   "and price_out_per_m)")
         return (f"estimate for {self.model}: {self.n_todo} of {self.n_items} items to request "
@@ -952,13 +966,22 @@ class StandInOpenAIServer:
     answer); ``fail_always`` is a predicate on the user turn whose requests always get a 500; ``wrong`` a predicate
     on the user turn whose traces reason to the wrong label; ``delay`` seconds per answer; ``api_key`` makes
     it answer 401 to any other key (it is compared, never stored in the log). ``log`` lists every request.
+
+    With ``upstream`` (the base URL of a real server on loopback, e.g. llama.cpp's), it is a fault-injecting proxy
+    instead: requests without a fault are forwarded there (without the Authorization header) and its answers
+    relayed as they are.
     """
 
     def __init__(self, faults: Optional[dict] = None, *, wrong: Optional[Callable[[str], bool]] = None,
                  fail_always: Optional[Callable[[str], bool]] = None, delay: float = 0.0,
-                 hang_seconds: float = 3.0, api_key: Optional[str] = None, model: str = "stand-in"):
+                 hang_seconds: float = 3.0, api_key: Optional[str] = None, model: str = "stand-in",
+                 upstream: Optional[str] = None, upstream_timeout: float = 60.0):
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+        if upstream is not None and not re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)",
+                                                 upstream):
+            raise ValueError(f"upstream must be a server on this machine (http://127.0.0.1:PORT/v1), got {upstream!r}")
+        self.upstream, self.upstream_timeout = upstream, upstream_timeout
         self.faults = dict(faults or {})
         self.wrong, self.fail_always, self.delay, self.hang_seconds = wrong, fail_always, delay, hang_seconds
         self.model, self._api_key = model, api_key
@@ -1020,6 +1043,8 @@ class StandInOpenAIServer:
                 elif fault == "drop":
                     self.close_connection = True
                     return
+                if server.upstream:
+                    return self._send(*server._forward(body))
                 text = stand_in_trace(body.get("messages", []), wrong=bool(server.wrong and server.wrong(user)))
                 prompt_chars = sum(len(m.get("content", "")) for m in body.get("messages", []))
                 self._send(200, {"id": f"chatcmpl-standin-{n}", "object": "chat.completion",
@@ -1048,6 +1073,22 @@ class StandInOpenAIServer:
                                         daemon=True, name="stand-in-openai-server")
         self._thread.start()
 
+    def _forward(self, body: dict) -> tuple:
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(self.upstream.rstrip("/") + "/chat/completions", method="POST",
+                                         data=json.dumps(body).encode("utf-8"),
+                                         headers={"Content-Type": "application/json"})
+        try:
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
+            with opener.open(request, timeout=self.upstream_timeout) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+        except (urllib.error.URLError, OSError) as exc:
+            return 502, {"error": {"message": f"upstream unreachable: {type(exc).__name__}"}}
+
     def requested_keys(self, since: int = 0) -> list:
         """The cache keys of the requests logged from index ``since`` on (what the client asked for)."""
         with self._lock:
@@ -1066,7 +1107,8 @@ class StandInOpenAIServer:
         self.close()
 
     def __repr__(self) -> str:
-        return f"StandInOpenAIServer({self.base_url}, {len(self.log)} requests so far)"
+        via = f", proxy to {self.upstream}" if self.upstream else ""
+        return f"StandInOpenAIServer({self.base_url}{via}, {len(self.log)} requests so far)"
 
 
 _GOLD_LINE = re.compile(r"^(Request|Completion|Response): *(\w+)", re.MULTILINE)
@@ -1110,6 +1152,23 @@ def stand_in_trace(messages: list, wrong: bool = False) -> str:
                      f"Weighing this, {said[task]}.\n")
     answers = format_answers(gold.get("request", "unharmful"), gold.get("completion"), gold.get("response"))
     return "\n".join(parts) + "\n" + ANSWERS_DIVIDER + answers.rstrip("\n")
+
+
+def connect_teacher(spec: str = "stand-in", model: str = "gpt-4o", *, timeout: float = 120.0,
+                    api_key_env: str = "OPENAI_API_KEY", demo_faults: bool = True) -> OpenAICompatibleTeacher:
+    """The notebook's teacher: ``"stand-in"`` starts a :class:`StandInOpenAIServer` on loopback (with, by default,
+    a 500, a malformed answer, a timeout and one wrong trace, to show the retries and the filter); ``"openai"`` is
+    OpenAI itself; ``"ollama"``, ``"llama.cpp"``, ``"vllm"`` their usual local address; anything else a base URL."""
+    if spec == "stand-in":
+        faults = {2: "500", 3: "malformed", 5: "timeout"} if demo_faults else {}
+        wrong = (lambda user: "Policy: violence" in user and "sourdough" in user) if demo_faults else None
+        server = StandInOpenAIServer(faults, wrong=wrong, hang_seconds=3.0)
+        teacher = OpenAICompatibleTeacher(server.base_url, "stand-in", api_key_env="GR_COLAB_STAND_IN_KEY",
+                                          timeout=2.0)
+        teacher.server = server
+        return teacher
+    base_url = ENDPOINTS[spec] if spec in ENDPOINTS else spec
+    return OpenAICompatibleTeacher(base_url, model, api_key_env, timeout=timeout)
 
 
 # --- the notebook's exercise ---------------------------------------------------------------------------------
