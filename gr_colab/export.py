@@ -75,10 +75,28 @@ def merge_adapter(config: GRConfig, adapter_dir: Union[str, Path], out_dir: Unio
             merged = merged.to(torch.float16)
         merged.save_pretrained(str(tmp), safe_serialization=True)
         loaded.tokenizer.save_pretrained(str(tmp))
+        _copy_sentencepiece_model(loaded.model_path, tmp)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)
     return out_dir
+
+
+def _copy_sentencepiece_model(base: str, out: Path) -> None:
+    """A fast tokenizer saves tokenizer.json only; llama.cpp's converter needs the base's tokenizer.model (its scores)
+    to tokenize as transformers does, so it is copied along when the base has one."""
+    if (out / "tokenizer.model").exists():
+        return
+    src = Path(base) / "tokenizer.model"
+    if not src.exists() and not Path(base).exists():
+        try:
+            from huggingface_hub import hf_hub_download
+
+            src = Path(hf_hub_download(base, "tokenizer.model"))
+        except Exception:  # most BPE models (Llama 3) have none
+            return
+    if src.exists():
+        shutil.copyfile(src, out / "tokenizer.model")
 
 
 def _hf_greedy(model_dir: Path, ids: list[int], n: int):
