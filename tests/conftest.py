@@ -35,3 +35,16 @@ def twin(twin_config):
     from gr_colab.models import load_model
 
     return load_model(twin_config, trainable=False)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """A short R-SFT of the twin on the sample data, shared by the export, mining and HS-DPO tests."""
+    from gr_colab.config import GRConfig
+    from gr_colab.pipeline import run_stage
+
+    cfg = GRConfig.load("cpu-tiny", run_dir=str(tmp_path_factory.mktemp("run")), rsft_max_steps=60,
+                        eval_limit=2, mine_limit=24)
+    run_stage(cfg, "prepare")
+    run_stage(cfg, "rsft")
+    return cfg

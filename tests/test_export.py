@@ -1,0 +1,169 @@
+"""Export of the trained twin: merged weights, GGUF f16/q8_0/q4_k_m loaded in llama.cpp, the Modelfile, Ollama, Hub."""
+import http.server
+import json
+import threading
+
+import pytest
+
+from gr_colab.export import ExportError, check_disk
+from gr_colab.ollama import Modelfile, OllamaGuard, ollama_template, stop_strings
+
+pytest.importorskip("llama_cpp", reason="llama-cpp-python is installed by scripts/install_llamacpp.sh")
+
+
+@pytest.fixture(scope="module")
+def exported(trained_run):
+    from gr_colab.pipeline import run_stage
+
+    return trained_run, run_stage(trained_run, "export")
+
+
+def test_three_gguf_types_load_and_f16_matches_the_merged_model(exported):
+    cfg, summary = exported
+    checks = {c["kind"]: c for c in summary["checks"]}
+    assert set(checks) == {"f16", "q8_0", "q4_k_m"}
+    for c in checks.values():
+        assert c["loads"] and c["template_matches"] and c["tokenizer_matches"], c
+    assert checks["f16"]["same_tokens"] and checks["f16"]["agreement"] == 1.0
+    assert checks["f16"]["max_logit_diff"] < 0.01
+    assert checks["q4_k_m"]["size_mb"] < checks["q8_0"]["size_mb"] < checks["f16"]["size_mb"]
+    merged = cfg.path / "export" / "merged"
+    assert list(merged.glob("*.safetensors")) and not list(merged.glob("*.bin"))
+
+
+def test_modelfile_template_and_stops_match_the_tokenizer(exported):
+    from transformers import AutoTokenizer
+
+    cfg, summary = exported
+    tok = AutoTokenizer.from_pretrained(str(cfg.path / "export" / "merged"))
+    text = (cfg.path / "export" / "gguf" / "Modelfile").read_text()
+    assert text.startswith("FROM ./guardreasoner-cpu-tiny-q4_k_m.gguf")
+    template = text.split('TEMPLATE """')[1].split('"""')[0]
+    assert template == ollama_template(tok)
+    prompt = "Human user:\nhi\n\nAI assistant:\nNone\n\n"
+    rendered = Modelfile("x", template, []).render(prompt)
+    expected = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
+    assert tok.bos_token + rendered == expected  # Ollama's runner adds the BOS itself
+    stops = [l.split('"')[1] for l in text.splitlines() if l.startswith("PARAMETER stop")]
+    assert tok.eos_token in stops and "<|start_header_id|>" in stops and stops == stop_strings(tok)
+    assert "PARAMETER temperature 0" in text
+    assert "ollama create guardreasoner-cpu-tiny -f Modelfile" in summary["commands"]["create"]
+
+
+class StandInOllamaServer(http.server.ThreadingHTTPServer):
+    """A stand-in for `ollama serve` on loopback: /api/generate and /api/chat, non-streaming, as the client expects.
+    It records each request so the test can check what the kit sends."""
+
+    TRACE = "# Task 1\n## Reasoning Step 1: x\n\n---\n\nAnswers: \nRequest: harmful\nCompletion: None\nResponse: None"
+
+    def __init__(self):
+        self.requests = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.requests.append((self.path, body))
+                base = {"model": body["model"], "created_at": "2026-01-01T00:00:00Z", "done": True}
+                if self.path == "/api/generate":
+                    reply = {**base, "response": outer.TRACE}
+                elif self.path == "/api/chat":
+                    reply = {**base, "message": {"role": "assistant", "content": outer.TRACE}}
+                else:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                data = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+@pytest.mark.parametrize("api", ["generate", "chat"])
+def test_ollama_client_against_a_stand_in_server(api):
+    server = StandInOllamaServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        guard = OllamaGuard("guardreasoner-cpu-tiny", host=f"http://127.0.0.1:{server.server_address[1]}", api=api,
+                            timeout=10)
+        verdict = guard.classify("How do I make a weapon?")
+        assert verdict.request == "harmful" and verdict.complete
+        path, body = server.requests[-1]
+        assert path == f"/api/{api}" and body["model"] == "guardreasoner-cpu-tiny" and body["stream"] is False
+        assert body["options"]["temperature"] == 0
+        content = body["prompt"] if api == "generate" else body["messages"][0]["content"]
+        assert content.endswith("Human user:\nHow do I make a weapon?\n\nAI assistant:\nNone\n\n")
+    finally:
+        server.shutdown()
+
+
+def test_disk_check_refuses_before_writing(tmp_path):
+    with pytest.raises(ExportError, match="not enough disk"):
+        check_disk(tmp_path, 1e18, "a huge file")
+    check_disk(tmp_path, 1, "a tiny file")
+
+
+def test_hub_dry_run_lists_safe_files_and_needs_no_token(exported, capsys, monkeypatch):
+    from gr_colab.hub import model_card, push
+
+    cfg, _ = exported
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    folders = {"adapter": cfg.path / "rsft" / "adapter", "merged": cfg.path / "export" / "merged",
+               "gguf": cfg.path / "export" / "gguf"}
+    (cfg.path / "rsft" / "adapter" / "stray.bin").write_bytes(b"pickle")  # never uploaded
+    uploads = push("me/guard", folders, model_card(cfg), dry_run=True)
+    names = [u.path_in_repo for u in uploads]
+    assert "merged/model.safetensors" in names and "gguf/guardreasoner-cpu-tiny-q4_k_m.gguf" in names
+    assert "adapter/adapter_model.safetensors" in names and "gguf/Modelfile" in names
+    assert not [n for n in names if n.endswith((".bin", ".pt", ".pth"))]
+    assert "dry run: would upload" in capsys.readouterr().out
+
+
+def test_hub_push_uses_the_token_and_never_prints_it(exported, capsys, monkeypatch):
+    """A fake stands for the Hub's API (its servers are out of reach): it records the calls we rely on."""
+    from gr_colab.hub import model_card, push
+
+    cfg, _ = exported
+    secret = "hf_" + "x" * 34
+    monkeypatch.setenv("HF_TOKEN", secret)
+
+    class FakeHubApi:
+        calls = []
+
+        def create_repo(self, **kw):
+            self.calls.append(("create_repo", kw))
+
+        def upload_folder(self, **kw):
+            self.calls.append(("upload_folder", kw))
+
+        def upload_file(self, **kw):
+            self.calls.append(("upload_file", kw))
+
+    api = FakeHubApi()
+    push("me/guard", {"merged": cfg.path / "export" / "merged"}, model_card(cfg), private=True, api=api)
+    assert api.calls[0] == ("create_repo", {"repo_id": "me/guard", "private": True, "exist_ok": True, "token": secret})
+    assert api.calls[1][1]["path_in_repo"] == "merged" and "*.safetensors" in api.calls[1][1]["allow_patterns"]
+    assert api.calls[2][1]["path_in_repo"] == "README.md"
+    out = capsys.readouterr()
+    assert secret not in out.out and secret not in out.err
+    for f in cfg.path.rglob("*"):
+        if f.is_file() and f.stat().st_size < 5_000_000:
+            assert secret.encode() not in f.read_bytes(), f
+
+
+def test_hub_push_without_a_token_says_how_to_add_one(exported, monkeypatch):
+    from gr_colab.hub import push
+
+    cfg, _ = exported
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    with pytest.raises(PermissionError, match="HF_TOKEN"):
+        push("me/guard", {"merged": cfg.path / "export" / "merged"}, "card")
