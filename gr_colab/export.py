@@ -166,7 +166,7 @@ def verify_gguf(gguf_path: Union[str, Path], merged_dir: Union[str, Path], kind:
             notes.append("llama.cpp tokenizes the prompt differently from the HF tokenizer")
     except Exception as exc:
         notes.append(f"llama.cpp tokenize failed: {exc}")
-    del llm
+    llm.close()
     return GGUFCheck(kind, str(path), round(path.stat().st_size / 1e6, 2), round(seconds, 2), True,
                      cpp_tokens == hf_tokens, round(agreement, 3), first_div, round(max_diff, 5), template_ok,
                      tokenizer_ok, notes)

@@ -121,6 +121,9 @@ def build_twin(cache_dir: Union[str, os.PathLike], corpus: Optional[Iterable[str
     if (final / MARKER).is_file():
         return final
     cache_dir.mkdir(parents=True, exist_ok=True)
+    for stale in cache_dir.glob(".twin-*.tmp"):  # left by a build that was killed: never read, removed after an hour
+        if time.time() - stale.stat().st_mtime > 3600:
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=cache_dir))
     try:
         _build_into(tmp, texts, sizes)
