@@ -1,0 +1,59 @@
+"""The command line: score prints the paper's figures; errors are one clear line; run goes end to end."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import PRED_1B, ROOT
+
+
+def gr(*args, cwd=ROOT, timeout=1800):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, "-m", "gr_colab", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_score_prints_the_papers_1b_figures():
+    files = [str(PRED_1B / n / "generated_predictions.jsonl") for n in ("SimpleSafetyTests", "AegisSafetyTest",
+                                                                        "HarmBenchPrompt")]
+    r = gr("score", *files, "--task", "prompt", "--mode", "official")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert [round(f["f1"], 2) for f in summary["files"]] == [98.99, 89.34, 96.31]
+    assert "F1 98.99" in r.stdout and "parse rate" in r.stdout
+    r = gr("score", str(PRED_1B / "XSTestResponseRefusal" / "generated_predictions.jsonl"), "--task", "refusal")
+    assert json.loads(r.stdout.strip().splitlines()[-1])["files"][0]["f1"] == pytest.approx(91.05, abs=0.01)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--preset", "t4-1b"], "needs a CUDA GPU"),
+    (["run", "--preset", "t4-9b"], "is neither a preset"),
+    (["rsft", "--set", "lora_r=-3"], "lora_r: must be a positive"),
+    (["prepare", "--set", "train_files=[missing.json]"], "missing.json: no such file"),
+    (["score", "nowhere.jsonl", "--task", "prompt"], "nowhere.jsonl"),
+])
+def test_user_errors_are_one_clear_line_and_a_nonzero_exit(args, message, tmp_path):
+    r = gr(*args, "--run-dir", str(tmp_path)) if args[0] != "score" else gr(*args)
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_run_end_to_end_then_resumes_by_skipping(tmp_path):
+    run_dir = tmp_path / "run"
+    r = gr("run", "--run-dir", str(run_dir), "--set", "mine_limit=32")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    for stage in ("prepare", "rsft", "eval", "mine", "hsdpo", "export"):
+        assert (run_dir / stage / "stage.json").exists(), stage
+    report = (run_dir / "report.md").read_text()
+    for section in ("## R-SFT", "## Evaluation", "## Hard-sample mining", "## HS-DPO", "## Export"):
+        assert section in report
+    assert (run_dir / "report.html").exists() and (run_dir / "rsft" / "curves.png").exists()
+    evals = json.loads((run_dir / "eval" / "stage.json").read_text())["variants"]
+    assert set(evals) >= {"base", "rsft"}
+    assert evals["rsft"]["holdout"]["parse_rate"] > evals["base"]["holdout"]["parse_rate"]
+    again = gr("run", "--run-dir", str(run_dir))
+    assert again.returncode == 0 and again.stdout.count("already complete, skipped") == 5
