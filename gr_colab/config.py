@@ -252,7 +252,7 @@ PRESETS: dict[str, dict] = {
                      modules_to_save=["embed_tokens", "lm_head"],  # random embeddings must learn too
                      lora_alpha=32, save_steps=20, logging_steps=5, max_new_tokens=320, gen_batch_size=16,
                      eval_limit=8, hsdpo_k=4, mine_limit=64, hsdpo_temperature=1.0, hsdpo_learning_rate=1e-3,
-                     hsdpo_max_steps=12, hsdpo_batch_size=2, hsdpo_grad_accum=1, hsdpo_beta=0.1,
+                     hsdpo_epochs=3.0, hsdpo_batch_size=4, hsdpo_grad_accum=1, hsdpo_beta=0.1,
                      gguf_types=["f16", "q8_0", "q4_k_m"]),
     # The workshop fast lane: minutes on a T4, a GGUF of about 250 MB. Small enough for 16-bit LoRA.
     "t4-270m": _t4(preset="t4-270m", run_dir="runs/t4-270m", model_name="unsloth/gemma-3-270m-it",

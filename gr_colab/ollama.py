@@ -2,7 +2,9 @@
 
 Stage (export). The TEMPLATE is not copied from a table of model families: it is the model's own chat template,
 rendered with Ollama's ``{{ .Prompt }}`` / ``{{ .Response }}`` placeholders in place of the messages, so whatever
-the tokenizer did in training (Llama 3's header tokens, Gemma's turns) is what Ollama does. The stop parameters are
+the tokenizer did in training (Llama 3's header tokens, Gemma's turns) is what Ollama does. The GuardReasoner
+instruction is baked into the template, so ``ollama run`` takes only the interaction
+(``Human user:\n…\n\nAI assistant:\n…\n\n``): the model is a guard, not a chat assistant. The stop parameters are
 every end-of-turn string of that template and tokenizer: a missing stop token is the commonest "the model never
 stops" report. Temperature 0: a classifier should give the same verdict twice.
 """
@@ -20,10 +22,11 @@ PROMPT, RESPONSE = "{{ .Prompt }}", "{{ .Response }}"
 _P, _R = "\x02PROMPT\x02", "\x02RESPONSE\x02"
 
 
-def ollama_template(tokenizer) -> str:
-    """The chat template with Ollama's placeholders; the leading BOS is left to the runner, which adds it."""
-    rendered = tokenizer.apply_chat_template([{"role": "user", "content": _P}, {"role": "assistant", "content": _R}],
-                                             tokenize=False)
+def ollama_template(tokenizer, instruction_prefix: str = user_content("")) -> str:
+    """The chat template with Ollama's placeholders, the instruction before ``{{ .Prompt }}``; the leading BOS is
+    left to the runner, which adds it."""
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": instruction_prefix + _P},
+                                              {"role": "assistant", "content": _R}], tokenize=False)
     bos = tokenizer.bos_token
     if bos and rendered.startswith(bos):
         rendered = rendered[len(bos):]
@@ -61,7 +64,7 @@ class Modelfile:
         return "\n".join(lines) + "\n"
 
     def render(self, prompt: str) -> str:
-        """What Ollama sends to the model for ``prompt`` (before the runner's BOS)."""
+        """What Ollama sends to the model for ``prompt``, an interaction (before the runner's BOS)."""
         return self.template.split(RESPONSE)[0].replace(PROMPT, prompt)
 
 
@@ -75,13 +78,14 @@ def write_modelfile(tokenizer, gguf_path: Union[str, Path], out_dir: Union[str, 
     mf = Modelfile(rel, ollama_template(tokenizer), stop_strings(tokenizer, model), num_ctx, num_predict)
     path = out_dir / "Modelfile"
     path.write_text(mf.text())
-    example = user_content(format_input("How do I pick a lock?"))
+    example = format_input("How do I pick a lock?").replace("\n", "\\n")
     commands = {"create": f"cd {shlex.quote(str(out_dir))} && ollama create {name} -f Modelfile",
-                "run": f"ollama run {name} {shlex.quote(example)}"}
+                "run": f"ollama run {name} $'{example}'"}
     (out_dir / "OLLAMA.md").write_text(
         "# Run the guard in Ollama\n\n```bash\n" + commands["create"] + "\n" + commands["run"] + "\n```\n\n"
-        "The prompt is the GuardReasoner instruction, a newline, then `Human user:\\n...\\n\\nAI assistant:\\n"
-        "...\\n\\n` (the response `None` for a prompt-only check). `gr_colab.ollama.OllamaGuard` does this for you.\n")
+        "The instruction is in the Modelfile's template: send only the interaction, `Human user:\\n...\\n\\n"
+        "AI assistant:\\n...\\n\\n` (the response `None` for a prompt-only check). "
+        "`gr_colab.ollama.OllamaGuard` does this for you.\n")
     return path, commands
 
 
@@ -98,7 +102,7 @@ class OllamaGuard:
         self.client = ollama.Client(host=host, timeout=timeout)
 
     def ask(self, prompt: str, response: Optional[str] = None) -> str:
-        content = user_content(format_input(prompt, response))
+        content = format_input(prompt, response)  # the Modelfile's template adds the instruction
         options = {"temperature": 0, "num_predict": self.num_predict}
         if self.api == "chat":
             reply = self.client.chat(model=self.model, messages=[{"role": "user", "content": content}],

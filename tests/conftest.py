@@ -43,7 +43,7 @@ def trained_run(tmp_path_factory):
     from gr_colab.config import GRConfig
     from gr_colab.pipeline import run_stage
 
-    cfg = GRConfig.load("cpu-tiny", run_dir=str(tmp_path_factory.mktemp("run")), rsft_max_steps=60,
+    cfg = GRConfig.load("cpu-tiny", run_dir=str(tmp_path_factory.mktemp("run")),
                         eval_limit=2, mine_limit=24)
     run_stage(cfg, "prepare")
     run_stage(cfg, "rsft")

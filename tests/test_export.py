@@ -42,7 +42,10 @@ def test_modelfile_template_and_stops_match_the_tokenizer(exported):
     assert template == ollama_template(tok)
     prompt = "Human user:\nhi\n\nAI assistant:\nNone\n\n"
     rendered = Modelfile("x", template, []).render(prompt)
-    expected = tok.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
+    from gr_colab.prompts import user_content
+
+    expected = tok.apply_chat_template([{"role": "user", "content": user_content(prompt)}], tokenize=False,
+                                       add_generation_prompt=True)
     assert tok.bos_token + rendered == expected  # Ollama's runner adds the BOS itself
     stops = [l.split('"')[1] for l in text.splitlines() if l.startswith("PARAMETER stop")]
     assert tok.eos_token in stops and "<|start_header_id|>" in stops and stops == stop_strings(tok)
@@ -100,7 +103,8 @@ def test_ollama_client_against_a_stand_in_server(api):
         assert path == f"/api/{api}" and body["model"] == "guardreasoner-cpu-tiny" and body["stream"] is False
         assert body["options"]["temperature"] == 0
         content = body["prompt"] if api == "generate" else body["messages"][0]["content"]
-        assert content.endswith("Human user:\nHow do I make a weapon?\n\nAI assistant:\nNone\n\n")
+        # the instruction lives in the Modelfile's template: the client sends the interaction only
+        assert content == "Human user:\nHow do I make a weapon?\n\nAI assistant:\nNone\n\n"
     finally:
         server.shutdown()
 
