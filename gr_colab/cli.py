@@ -138,10 +138,11 @@ def main(argv: Optional[list] = None) -> int:
     args = build_parser().parse_args(argv)
     from .config import ConfigError
     from .data import DataError
+    from .export import ExportError
 
     try:
         return args.func(args)
-    except (ConfigError, DataError, FileNotFoundError, ValueError, PermissionError) as exc:
+    except (ConfigError, DataError, ExportError, FileNotFoundError, ValueError, PermissionError) as exc:
         print(f"gr-colab: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except OSError as exc:

@@ -105,6 +105,8 @@ def benchmark_items(bench: Benchmark, limit: Optional[int] = None, **where) -> l
 def score_file(path: Union[str, Path], task: str, mode: str = "official", name: str = "") -> Score:
     from .generate import read_jsonl
 
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path}: no such prediction file")
     rows = read_jsonl(path)
     return score_predictions(rows, task, mode, name=name or Path(path).parent.name)
 

@@ -27,6 +27,22 @@ def test_score_prints_the_papers_1b_figures():
     assert json.loads(r.stdout.strip().splitlines()[-1])["files"][0]["f1"] == pytest.approx(91.05, abs=0.01)
 
 
+def test_no_disk_space_is_one_clear_line(monkeypatch, capsys):
+    """A full disk (faked: this machine has room) stops the export with one line, not a traceback."""
+    import shutil
+    from collections import namedtuple
+
+    from gr_colab import cli
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9, 1000))
+    monkeypatch.setattr("gr_colab.pipeline.run_stage", lambda *a, **k: __import__("gr_colab.export").export
+                        .check_disk(".", 1e9, "the merged model"))
+    assert cli.main(["export"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not enough disk for the merged model" in err[0]
+
+
 @pytest.mark.parametrize("args, message", [
     (["run", "--preset", "t4-1b"], "needs a CUDA GPU"),
     (["run", "--preset", "t4-9b"], "is neither a preset"),
