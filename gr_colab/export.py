@@ -104,7 +104,7 @@ def _hf_greedy(model_dir: Path, ids: list[int], n: int):
     import torch
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32, use_safetensors=True).eval()
     with torch.inference_mode():
         first = model(torch.tensor([ids])).logits[0, -1].float()
         out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),

@@ -133,7 +133,7 @@ def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainab
     path = resolve_model_path(config)
     tokenizer = AutoTokenizer.from_pretrained(path)
     _ensure_pad(tokenizer)
-    kwargs: dict = {"dtype": dtype}
+    kwargs: dict = {"dtype": dtype, "use_safetensors": True}  # never a pickle from outside
     if config.load_in_4bit and device == "cuda":
         from transformers import BitsAndBytesConfig
 
