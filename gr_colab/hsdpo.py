@@ -186,8 +186,8 @@ def _check_supported(args: DPOConfig) -> float:
 def dpo_config(config, output_dir: Union[str, Path], device: str) -> DPOConfig:
     """TRL's DPOConfig from the kit's config: sigmoid DPO (+ the SFT term as TRL's ``"sft"`` loss), fp16 on a GPU
     without bf16 (a T4), bf16 on newer GPUs, full precision and no gradient checkpointing on the CPU."""
-    cuda = device == "cuda"
-    fp16 = cuda and not torch.cuda.is_bf16_supported()
+    from .models import trainer_device_args
+
     sft = float(config.hsdpo_sft_weight)
     return DPOConfig(
         output_dir=str(output_dir),
@@ -200,20 +200,7 @@ def dpo_config(config, output_dir: Union[str, Path], device: str) -> DPOConfig:
         per_device_train_batch_size=config.hsdpo_batch_size,
         gradient_accumulation_steps=config.hsdpo_grad_accum,
         max_length=config.max_seq_length,
-        seed=config.seed,
-        data_seed=config.seed,
-        logging_steps=config.logging_steps,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
-        optim=config.optim if cuda else "adamw_torch",  # 8-bit Adam needs CUDA
-        max_grad_norm=1.0,
-        use_cpu=not cuda,
-        bf16=cuda and not fp16,
-        fp16=fp16,
-        gradient_checkpointing=bool(config.gradient_checkpointing) and cuda,
-        report_to="none",
-        dataloader_num_workers=0,
+        **trainer_device_args(config, device),
     )
 
 

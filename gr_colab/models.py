@@ -102,6 +102,21 @@ def resolve_dtype(config: GRConfig, device: str):
     return torch.float32
 
 
+def trainer_device_args(config: GRConfig, device: str) -> dict:
+    """The Trainer arguments that depend on the machine, shared by R-SFT and HS-DPO: fp16 on a GPU without bf16 (a
+    T4), bf16 on newer GPUs; on the CPU full precision, no gradient checkpointing and plain AdamW (8-bit Adam needs
+    CUDA), all passed explicitly because TRL 1.x changed their defaults."""
+    import torch
+
+    cuda = device == "cuda"
+    fp16 = cuda and not torch.cuda.is_bf16_supported()
+    return dict(use_cpu=not cuda, bf16=cuda and not fp16, fp16=fp16,
+                gradient_checkpointing=bool(config.gradient_checkpointing) and cuda,
+                optim=config.optim if cuda else "adamw_torch", report_to="none", dataloader_num_workers=0,
+                seed=config.seed, data_seed=config.seed, max_grad_norm=1.0, logging_steps=config.logging_steps,
+                save_strategy="steps", save_steps=config.save_steps, save_total_limit=config.save_total_limit)
+
+
 def lora_config(config: GRConfig):
     from peft import LoraConfig
 

@@ -27,8 +27,8 @@ def sections(config: GRConfig) -> list[tuple[str, list]]:
                           ("p", f"{prep.get('train_rows', '?')} training rows, {prep.get('holdout_rows', '?')} "
                                 "held out to measure R-SFT.")]))
     rs = _load(run / "rsft" / "stage.json")
-    blocks = [("p", f"{rs.get('steps', '?')} steps; loss {rs.get('first_loss')} → {rs.get('last_loss')}.")] if rs \
-        else [("p", "(not run)")]
+    blocks = [("p", f"{rs.get('steps', '?')} steps; loss {_num(rs.get('first_loss'))} → "
+                    f"{_num(rs.get('last_loss'))}.")] if rs else [("p", "(not run)")]
     if (run / "rsft" / "curves.png").exists():
         blocks.append(("img", "rsft/curves.png"))
     out.append(("R-SFT", blocks))
@@ -62,8 +62,8 @@ def sections(config: GRConfig) -> list[tuple[str, list]]:
     dpo = _load(run / "hsdpo" / "stage.json")
     if dpo:
         blocks = [("p", dpo.get("skipped") and f"Skipped: {dpo['skipped']}." or
-                   f"{dpo.get('pairs')} pairs; reward accuracy {dpo.get('reward_accuracy_first')} → "
-                   f"{dpo.get('reward_accuracy_last')}.")]
+                   f"{dpo.get('pairs')} pairs; reward accuracy {_num(dpo.get('reward_accuracy_first'))} → "
+                   f"{_num(dpo.get('reward_accuracy_last'))} (logged means over the run).")]
         if (run / "hsdpo" / "curves.png").exists():
             blocks.append(("img", "hsdpo/curves.png"))
         out.append(("HS-DPO", blocks))
@@ -76,6 +76,10 @@ def sections(config: GRConfig) -> list[tuple[str, list]]:
                                ("p", "Ollama: `" + ex["commands"]["create"] + "` then `" + ex["commands"]["run"]
                                 + "`.")]))
     return out
+
+
+def _num(x) -> str:
+    return f"{x:.3f}" if isinstance(x, (int, float)) else str(x)
 
 
 def _md_table(rows: list) -> str:

@@ -98,10 +98,10 @@ def _callbacks():
 
 
 def trainer_args(config: GRConfig, output_dir: Path, device: str, dataset_text_field: Optional[str] = None):
-    import torch
     from trl import SFTConfig
 
-    fp16 = device == "cuda" and not torch.cuda.is_bf16_supported()
+    from .models import trainer_device_args
+
     kwargs = dict(
         output_dir=str(output_dir),
         per_device_train_batch_size=config.rsft_batch_size,
@@ -112,24 +112,11 @@ def trainer_args(config: GRConfig, output_dir: Path, device: str, dataset_text_f
         lr_scheduler_type=config.rsft_scheduler,
         warmup_steps=config.rsft_warmup_steps,
         weight_decay=config.rsft_weight_decay,
-        max_grad_norm=1.0,
-        optim=config.optim if device == "cuda" else "adamw_torch",
-        logging_steps=config.logging_steps,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
-        seed=config.seed,
-        data_seed=config.seed,
         max_length=config.max_seq_length,
         packing=False,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-        use_cpu=device == "cpu",
-        bf16=device == "cuda" and not fp16,
-        fp16=fp16,  # a T4 has no bf16
-        gradient_checkpointing=config.gradient_checkpointing and device == "cuda",
-        report_to="none",
-        dataloader_num_workers=0,
         disable_tqdm=False,
+        **trainer_device_args(config, device),
     )
     if dataset_text_field:
         kwargs.update(dataset_text_field=dataset_text_field, completion_only_loss=False)
