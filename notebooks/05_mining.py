@@ -71,6 +71,20 @@ result = mine(toy, {0: [out("harmful"), out("unharmful"), out("unharmful"), "gar
 result.summary()
 
 # %% [markdown]
+# ### The diversity merge
+# The paper trains three more R-SFT models, each leaving one dataset out (`leave_out: AegisTrainR`, …), mines each,
+# and takes a dataset's pairs only from the models that trained on it (WildGuard from the main model),
+# de-duplicated by input. `paper_sources` writes that rule down; `merge` applies it:
+
+# %%
+from gr_colab.mining import merge, paper_sources
+sources = paper_sources("main", {"AegisTrainR": "no-aegis", "BeaverTailsTrainR": "no-beaver"})
+pair = lambda d, i: {"dataset": d, "input": i, "task": "request", "raw_weight": 1, "chosen": "c", "rejected": "r"}
+merged = merge({"no-aegis": [pair("BeaverTailsTrainR", "b1"), pair("AegisTrainR", "a1")],
+                "no-beaver": [pair("AegisTrainR", "a1"), pair("AegisTrainR", "a2")]}, sources)
+[(p["dataset"], p["input"], p["model"]) for p in merged.pairs], dict(merged.stats)
+
+# %% [markdown]
 # ## Exercise
 # How many of the pairs mined from `toy` come from the request task? Read `result.summary()`.
 
