@@ -84,16 +84,10 @@ def cmd_plan(args) -> int:
 
 
 def _check_device(config) -> None:
-    """A GPU preset on a machine without a GPU: say so before anything loads."""
-    from .config import ConfigError
+    """A GPU preset on a machine without a GPU: say so before any stage runs (the same rule load_model applies)."""
+    from .models import choose_backend
 
-    if config.is_twin:
-        return
-    import torch
-
-    if not torch.cuda.is_available() and (config.load_in_4bit or config.backend == "unsloth"):
-        raise ConfigError(f"preset {config.preset!r} needs a CUDA GPU and none is visible; on a CPU use "
-                          "--preset cpu-tiny (on Colab: Runtime > Change runtime type > T4 GPU)")
+    choose_backend(config)
 
 
 def build_parser() -> argparse.ArgumentParser:

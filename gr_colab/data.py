@@ -84,6 +84,33 @@ def read_records(path: Union[str, Path]) -> list:
     return data
 
 
+def read_jsonl(path: Union[str, Path]) -> list:
+    """Rows of a JSONL file the kit wrote ([] when absent). A last line cut off by a kill mid-write is reported and
+    left out, with everything before it kept, so the stage that wrote it redoes only that row."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                print(f"{path}: line {i} is incomplete (cut off mid-write); the rows before it are kept")
+                break
+    return rows
+
+
+def write_jsonl(path: Union[str, Path], rows: Iterable[dict]) -> Path:
+    """Write all rows at once, through a temporary file, so a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
 def _where(source: str, index: int) -> str:
     return f"{source}:row {index}"
 
@@ -170,7 +197,9 @@ def load_train_files(files: Iterable[str], *, limit: Optional[int] = None, skip_
     """Every training file of a config; ``leave_out`` drops one dataset, for the diversity runs, and says so."""
     out = Loaded([], [], "")
     for f in files:
-        path = f if str(f).startswith("hf://") or root is None or Path(f).is_absolute() else Path(root) / f
+        path = f  # as given (cwd-relative), else relative to ``root`` (the repo, for a notebook run elsewhere)
+        if not str(f).startswith("hf://") and not Path(f).exists() and root is not None:
+            path = Path(root) / f
         out.extend(load_train(path, limit=limit, skip_bad=skip_bad))
     if leave_out:
         kept = [r for r in out.rows if r["dataset"] != leave_out]

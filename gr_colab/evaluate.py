@@ -2,7 +2,7 @@
 
 Stage. The registry names the 13 (benchmark, task) pairs of the paper. Each loads from the bundled copy when the
 kit ships it (``sample_data/benchmarks``), else from the public copy in the official shape that the GuardReasoner
-repository publishes (``hf``-free: a plain HTTPS download on Colab, cached in the run folder).
+repository publishes (a plain HTTPS download on Colab, kept in the run folder).
 """
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def benchmark_items(bench: Benchmark, limit: Optional[int] = None, **where) -> l
 
 
 def score_file(path: Union[str, Path], task: str, mode: str = "official", name: str = "") -> Score:
-    from .generate import read_jsonl
+    from .data import read_jsonl
 
     if not Path(path).exists():
         raise FileNotFoundError(f"{path}: no such prediction file")

@@ -8,6 +8,7 @@ token ids, so a conversion bug shows as a number, not as a student's confused Ol
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -209,15 +210,8 @@ def _param_count(model_dir: Path) -> int:
     for f in model_dir.glob("*.safetensors"):
         with safe_open(str(f), "pt") as st:
             for key in st.keys():
-                total += _prod(st.get_slice(key).get_shape())
+                total += math.prod(st.get_slice(key).get_shape())
     return total
-
-
-def _prod(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 def checks_table(checks: list[GGUFCheck]) -> str:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Optional, Union
 
+from .data import read_jsonl, write_jsonl
 from .models import render_prompt, stop_token_ids
 from .prompts import INSTRUCTION, raw_prompt, user_content
 
@@ -98,22 +99,6 @@ def _until_stop(ids: list[int], stops: list[int], pad_id: int) -> list[int]:
     return [t for t in ids if t != pad_id]
 
 
-def read_jsonl(path: Union[str, Path]) -> list[dict]:
-    path = Path(path)
-    if not path.exists():
-        return []
-    rows = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                # a line cut off by a kill mid-write: everything before it is kept, it is redone
-                print(f"{path}: line {i} is incomplete and will be generated again")
-                break
-    return rows
-
-
 def run_predictions(loaded, items: list[dict], out_path: Union[str, Path], settings: GenerationSettings,
                     prompt_format: str = "chat", chunk: Optional[int] = None, progress: bool = True) -> list[dict]:
     """Generate for ``items`` (``{id, input, label}``) into ``out_path`` as ``{id, prompt, label, predict}``
@@ -122,7 +107,7 @@ def run_predictions(loaded, items: list[dict], out_path: Union[str, Path], setti
     out_path.parent.mkdir(parents=True, exist_ok=True)
     done = read_jsonl(out_path)
     # rewrite the file with only whole lines, so an interrupted write never hides a row
-    out_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in done), encoding="utf-8")
+    write_jsonl(out_path, done)
     done_ids = {r.get("id") for r in done}
     todo = [it for it in items if it["id"] not in done_ids]
     if done:

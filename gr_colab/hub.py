@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional
 
 UPLOAD_SUFFIXES = (".safetensors", ".json", ".gguf", ".jinja", ".model", ".txt", ".md", "Modelfile")
 

@@ -155,10 +155,9 @@ def save_pairs(result: MiningResult, out_dir: Union[str, Path]) -> tuple[Path, P
     """``pairs.jsonl`` and ``summary.json`` (counts per task and dataset, the weight histogram, the reasons)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    pairs_path, summary_path = out / "pairs.jsonl", out / "summary.json"
-    tmp = pairs_path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in result.pairs), encoding="utf-8")
-    tmp.replace(pairs_path)
+    from .data import write_jsonl
+
+    pairs_path, summary_path = write_jsonl(out / "pairs.jsonl", result.pairs), out / "summary.json"
     summary_path.write_text(json.dumps(result.summary(), indent=2))
     return pairs_path, summary_path
 

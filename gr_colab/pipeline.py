@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .config import GRConfig
+from .data import read_jsonl, write_jsonl
 
 STAGES = ("prepare", "rsft", "eval", "mine", "hsdpo", "export")
 RUN_ORDER = ("prepare", "rsft", "eval", "mine", "hsdpo", "eval", "export")
@@ -40,27 +41,17 @@ def _finish(config: GRConfig, stage: str, summary: dict) -> dict:
     return summary
 
 
-def _read_jsonl(path: Path) -> list:
-    return [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
-
-
-def _write_jsonl(path: Path, rows: list) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-
-
 # --- stages ----------------------------------------------------------------------------------------------------
 def prepare(config: GRConfig) -> dict:
     """Validate the training data, split off the held-out rows, save the config, build the model if it's the twin."""
     from .budget import mean_tokens_of, plan_config
     from .rsft import training_rows
 
-    root = Path(__file__).resolve().parent.parent
-    train, held, report = training_rows(config, root=root if not Path(config.train_files[0]).exists() else None)
+    train, held, report = training_rows(config, root=Path(__file__).resolve().parent.parent)
     print(report)
     out = config.path / "prepare"
-    _write_jsonl(out / "train.jsonl", train)
-    _write_jsonl(out / "holdout.jsonl", held)
+    write_jsonl(out / "train.jsonl", train)
+    write_jsonl(out / "holdout.jsonl", held)
     config.to_yaml(config.path / "config.yaml")
     summary = {"train_rows": len(train), "holdout_rows": len(held), "data_report": report,
                "mean_tokens": round(mean_tokens_of(train), 1)}
@@ -78,7 +69,7 @@ def prepare(config: GRConfig) -> dict:
 def rsft(config: GRConfig) -> dict:
     from .rsft import train_rsft
 
-    rows = _read_jsonl(config.path / "prepare" / "train.jsonl")
+    rows = read_jsonl(config.path / "prepare" / "train.jsonl")
     result = train_rsft(config, rows=rows, out_dir=config.path / "rsft")
     losses = result.losses
     return _finish(config, "rsft", {"adapter": str(result.adapter_dir), "steps": result.global_step,
@@ -99,7 +90,7 @@ def evaluate_stage(config: GRConfig) -> dict:
     from .evaluate import Report, compare, evaluate, holdout_check, plot_compare
     from .models import load_model
 
-    held = _read_jsonl(config.path / "prepare" / "holdout.jsonl")
+    held = read_jsonl(config.path / "prepare" / "holdout.jsonl")
     done = read_summary(config, "eval").get("variants", {})
     for name, adapter in _variants(config).items():
         if name in done:
@@ -127,7 +118,7 @@ def mine_stage(config: GRConfig) -> dict:
     from .mining import mine, save_pairs
     from .models import load_model
 
-    rows = _read_jsonl(config.path / "prepare" / "train.jsonl")
+    rows = read_jsonl(config.path / "prepare" / "train.jsonl")
     items = [{"id": i, **r} for i, r in enumerate(rows)]
     if config.mine_limit and config.mine_limit < len(items):  # a seeded sample across every dataset, in file order
         import random
@@ -151,7 +142,7 @@ def hsdpo_stage(config: GRConfig) -> dict:
     from .mining import to_dpo_rows
     from .models import load_model
 
-    pairs = _read_jsonl(config.path / "mine" / "pairs.jsonl")
+    pairs = read_jsonl(config.path / "mine" / "pairs.jsonl")
     if not pairs:
         print("HS-DPO skipped: mining found no hard samples (every sampled output agreed). Sample more items "
               "(mine_limit), raise hsdpo_temperature or hsdpo_k.")

@@ -81,7 +81,7 @@ v.labels, v.status, v.steps["request"]
 
 # %%
 import collections
-from gr_colab.generate import read_jsonl
+from gr_colab.data import read_jsonl
 pred_dir = SAMPLE_DATA / "predictions" / "guardreasoner-1b"
 outputs = [r["predict"] for f in sorted(pred_dir.glob("*/generated_predictions.jsonl")) for r in read_jsonl(f)]
 {mode: collections.Counter(parse_trace(t, mode=mode).status for t in outputs) for mode in ("official", "strict")}

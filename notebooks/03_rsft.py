@@ -56,9 +56,9 @@ prepared = run_stage(config, "prepare")
 
 # %%
 from gr_colab.models import load_model
-from gr_colab.pipeline import _read_jsonl
+from gr_colab.data import read_jsonl
 from gr_colab.rsft import label_preview
-row = _read_jsonl(config.path / "prepare" / "train.jsonl")[0]
+row = read_jsonl(config.path / "prepare" / "train.jsonl")[0]
 preview = label_preview(config, load_model(config), row)
 print(f"{preview['ignored_tokens']} prompt tokens ignored, {preview['trained_tokens']} tokens trained")
 print(preview["trained"][:600])
@@ -80,7 +80,7 @@ display(Image(str(config.path / "rsft" / "curves.png")))
 
 # %%
 from gr_colab.evaluate import holdout_check
-held = _read_jsonl(config.path / "prepare" / "holdout.jsonl")[:8]
+held = read_jsonl(config.path / "prepare" / "holdout.jsonl")[:8]
 before = holdout_check(config, load_model(config, trainable=False), held, "base")
 after = holdout_check(config, load_model(config, adapter=config.path / "rsft" / "adapter", trainable=False), held, "rsft")
 print(f"strict parse rate on held-out items: before {before['parse_rate']:.0%}, after {after['parse_rate']:.0%}")

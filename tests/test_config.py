@@ -1,6 +1,6 @@
 import pytest
 
-from gr_colab.config import PRESETS, ConfigError, GRConfig
+from gr_colab.config import ConfigError, GRConfig
 
 
 def test_presets_exist_and_load():

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from gr_colab.mining import assign_weights, merge, mine, mine_item, paper_sources, rescale, save_pairs, to_dpo_rows
+from gr_colab.mining import merge, mine, paper_sources, rescale, save_pairs, to_dpo_rows
 
 
 def out(req, comp="None", resp="None", pad=0):

@@ -1,8 +1,5 @@
 """Notebooks: paired with their percent scripts, committed clean, in the course's section order, and run top to
 bottom on the CPU twin (in numeric order, in one shared run folder, as a student would)."""
-import json
-import os
-from pathlib import Path
 
 import jupytext
 import nbformat

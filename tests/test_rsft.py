@@ -14,7 +14,7 @@ import torch
 from gr_colab.config import GRConfig
 from gr_colab.data import load_train
 from gr_colab.models import load_model
-from conftest import ROOT, SAMPLE
+from conftest import SAMPLE
 
 ROWS = load_train(SAMPLE / "train" / "AegisTrainR.json").rows[:12] + load_train(SAMPLE / "train" / "WildGuardTrainR.json").rows[:12]
 

@@ -1,6 +1,5 @@
 import json
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
 from gr_colab.traces import COMPLETE, PARTIAL, UNPARSED, parse_trace, stated_label
