@@ -178,14 +178,22 @@ def load_train(source: Union[str, Path, Any], *, limit: Optional[int] = None, sk
 
 
 def load_train_hub(spec: str, *, limit: Optional[int] = None, skip_bad: bool = False) -> Loaded:
-    """``yueliu1999/GuardReasonerTrain`` (all four splits) or ``…:AegisTrainR`` (one), through ``datasets``."""
+    """``yueliu1999/GuardReasonerTrain`` (all four splits) or ``…:AegisTrainR`` (one), a Hub id or a local folder
+    holding the dataset card, through ``datasets``.
+
+    Splits are asked for by *split name*: the card's front matter maps ``WildGuardTrainR`` to the file
+    ``WildGuardTrain-R.json`` and so on, and ``datasets`` follows that mapping; a split name is not a file name.
+    """
     import datasets
 
     repo, _, split = spec.partition(":")
     splits = [split] if split else list(HUB_SPLITS)
     out = Loaded([], [], "")
     for name in splits:
-        ds = datasets.load_dataset(repo, data_files={"train": f"{name}.json"}, split="train")
+        try:
+            ds = datasets.load_dataset(repo, split=name)
+        except ValueError as exc:  # datasets: 'Unknown split "…". Should be one of [...]'
+            raise DataError(f"hf://{repo}", "split", f"{name!r}: {exc}") from None
         part = _collect(iter(ds), f"hf://{repo}:{name}", lambda r, w, n=name: validate_train_row(r, w, n),
                         skip_bad, limit)
         out.extend(part)

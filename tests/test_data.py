@@ -96,23 +96,48 @@ def test_datasets_dataset_is_accepted():
     assert len(loaded.rows) == 2 and loaded.rows[0]["dataset"] == "AegisTrainR"
 
 
-def test_hub_loader_asks_datasets_for_each_split(monkeypatch):
-    """A fake stands for the Hub (unreachable here): it checks the calls we rely on."""
-    import datasets
+# The dataset card of yueliu1999/GuardReasonerTrain: split names are not file names.
+HUB_CARD = """---
+configs:
+- config_name: default
+  data_files:
+  - split: WildGuardTrainR
+    path: "WildGuardTrain-R.json"
+  - split: AegisTrainR
+    path: "AegisTrain-R.json"
+  - split: BeaverTailsTrainR
+    path: "BeaverTailsTrain-R.json"
+  - split: ToxicChatTrainR
+    path: "ToxicChatTrain-R.json"
+license: mit
+---
+# GuardReasonerTrain (a local copy of the card, with small files named as on the Hub)
+"""
 
-    calls = []
 
-    def fake_load_dataset(repo, data_files=None, split=None):
-        calls.append((repo, data_files, split))
-        return datasets.Dataset.from_list([good_row()])
+@pytest.fixture
+def hub_folder(tmp_path):
+    """A local dataset folder laid out as the Hub repository is: the card's front matter and its file names."""
+    rows = data.load_train_files(sorted(str(p) for p in (SAMPLE / "train").glob("*.json"))).rows
+    for i, split in enumerate(data.HUB_SPLITS):
+        part = [{k: r[k] for k in data.TRAIN_FIELDS} for r in rows[i * 3:i * 3 + 3]]
+        (tmp_path / split.replace("TrainR", "Train-R.json")).write_text(json.dumps(part))
+    (tmp_path / "README.md").write_text(HUB_CARD)
+    return tmp_path
 
-    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    loaded = data.load_train("hf://yueliu1999/GuardReasonerTrain")
-    assert [c[1]["train"] for c in calls] == [f"{s}.json" for s in data.HUB_SPLITS]
-    assert {r["dataset"] for r in loaded.rows} == set(data.HUB_SPLITS)
-    calls.clear()
-    data.load_train("hf://yueliu1999/GuardReasonerTrain:AegisTrainR")
-    assert calls == [("yueliu1999/GuardReasonerTrain", {"train": "AegisTrainR.json"}, "train")]
+
+def test_hub_loader_follows_the_cards_split_to_file_mapping(hub_folder):
+    """The same call as on Colab (load_dataset(id, split=name)), on a local folder with the card."""
+    loaded = data.load_train(f"hf://{hub_folder}")
+    assert len(loaded.rows) == 12 and [r["dataset"] for r in loaded.rows[::3]] == list(data.HUB_SPLITS)
+    one = data.load_train(f"hf://{hub_folder}:AegisTrainR")
+    assert len(one.rows) == 3 and {r["dataset"] for r in one.rows} == {"AegisTrainR"}
+    assert one.rows[0]["input"] == json.loads((hub_folder / "AegisTrain-R.json").read_text())[0]["input"]
+
+
+def test_hub_loader_names_an_unknown_split(hub_folder):
+    with pytest.raises(data.DataError, match="AegisTrain.*split"):
+        data.load_train(f"hf://{hub_folder}:AegisTrain")
 
 
 def test_leave_out_drops_one_dataset_and_says_so():
