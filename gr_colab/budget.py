@@ -65,6 +65,8 @@ ARCHS = {
 
 
 def arch_from_hf_config(cfg) -> Arch:
+    """An :class:`Arch` from a transformers config (a multimodal config plans its text model)."""
+    cfg = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
     return Arch(cfg.num_hidden_layers, cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads,
                 getattr(cfg, "num_key_value_heads", cfg.num_attention_heads), cfg.vocab_size,
                 bool(getattr(cfg, "tie_word_embeddings", False)), getattr(cfg, "head_dim", None))
@@ -143,6 +145,22 @@ def plan(model: str, *, gpu: str = "T4", stage: str = "rsft", samples: int = 200
                 max_samples, warnings)
 
 
+def arch_of(config) -> Arch:
+    """The architecture of a config's model: the table above for the presets' models, else read from the model's
+    own ``config.json`` (a local folder, the kit's own lanes, or a Hub id: only the small config file is fetched)."""
+    if config.model_name in ARCHS:
+        return ARCHS[config.model_name]
+    from transformers import AutoConfig
+
+    from .models import resolve_model_path
+
+    try:
+        return arch_from_hf_config(AutoConfig.from_pretrained(resolve_model_path(config)))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"model_name {config.model_name!r}: cannot read its architecture for the budget planner "
+                         f"({exc})") from None
+
+
 def plan_config(config, gpu: str = "T4", stage: str = "rsft", samples: Optional[int] = None,
                 mean_tokens: Optional[float] = None) -> Plan:
     """The plan for a :class:`GRConfig`; the sample count defaults to its ``train_limit`` x 4 splits."""
@@ -154,7 +172,7 @@ def plan_config(config, gpu: str = "T4", stage: str = "rsft", samples: Optional[
                 epochs=config.rsft_epochs if stage == "rsft" else config.hsdpo_epochs,
                 mean_tokens=mean_tokens or 700.0, max_seq_length=config.max_seq_length,
                 batch_size=config.rsft_batch_size if stage == "rsft" else config.hsdpo_batch_size,
-                lora_r=config.lora_r, load_in_4bit=config.load_in_4bit,
+                lora_r=config.lora_r, load_in_4bit=config.load_in_4bit, arch=arch_of(config),
                 gradient_checkpointing=config.gradient_checkpointing, optim_8bit="8bit" in config.optim)
 
 

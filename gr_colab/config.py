@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 TWIN = "twin"  # model_name of the CPU twin: built locally by gr_colab.twin, never downloaded
+GEMMA_270M = "gemma-3-270m-pypi"  # model_name of the real-model lane: built by gr_colab.real_lane from PyPI
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 SAMPLE_TRAIN = ["sample_data/train/WildGuardTrainR.json", "sample_data/train/AegisTrainR.json",
                 "sample_data/train/BeaverTailsTrainR.json", "sample_data/train/ToxicChatTrainR.json"]
@@ -36,6 +37,7 @@ class GRConfig:
     train_limit: Optional[int] = None  # rows per file, for quick runs
     skip_bad_rows: bool = False  # False: the first bad row stops with its file, row and field
     holdout_fraction: float = 0.1  # of the training rows, kept out of R-SFT to measure it
+    reasoning: str = "full"  # full: the paper's traces; answers: the Answers block alone (short outputs, no trace)
     leave_out: Optional[str] = None  # R-SFT "diversity" run: a dataset name (e.g. AegisTrainR) left out
     eval_benchmarks: list = field(default_factory=lambda: ["SimpleSafetyTests", "AegisSafetyTest",
                                                             "HarmBenchPrompt", "HarmBenchResponse",
@@ -82,6 +84,21 @@ class GRConfig:
     gguf_types: list = field(default_factory=lambda: ["f16", "q8_0", "q4_k_m"])
     hub_repo: Optional[str] = None  # e.g. "your-name/guardreasoner-1b-lora"; pushing needs HF_TOKEN
     hub_private: bool = True
+    # --- MODPO, chapter 09: a chat model helpful and safe (paper: beta 0.1, lr 5e-4, 3 epochs, w 0.1/0.5/0.9) ------
+    modpo_data: str = "hf://PKU-Alignment/PKU-SafeRLHF-10K"  # PKU-SafeRLHF-shaped rows: hf://id, a file or a folder
+    modpo_limit: Optional[int] = None  # rows to load, for quick runs; None for all
+    modpo_test_fraction: float = 0.1  # held out (seed: seed), as the MODPO code splits; their prompts are answered
+    modpo_eval_prompts: int = 200  # held-out prompts each model answers greedily (the paper: 200)
+    modpo_weights: list = field(default_factory=lambda: [0.1, 0.5, 0.9])  # w: helpfulness weight; 1 - w: safety
+    modpo_beta: float = 0.1  # of both steps and of every implicit reward (margins, helpfulness, cost)
+    modpo_learning_rate: float = 5e-4
+    modpo_epochs: float = 3.0
+    modpo_max_steps: int = -1  # > 0 overrides epochs, for quick runs
+    modpo_batch_size: int = 1
+    modpo_grad_accum: int = 8
+    modpo_max_new_tokens: int = 256  # length of the chat answers (the guard judging them uses max_new_tokens)
+    modpo_safety_labels: str = "dataset"  # dataset; guard (ties, unparsed: the dataset's id); guard-strict (dropped)
+    modpo_guard_adapter: Optional[str] = None  # the guard judging cost; None: the run's HS-DPO, else R-SFT adapter
 
     # ------------------------------------------------------------------------------------------------------------
     def __post_init__(self):
@@ -137,6 +154,7 @@ _CHOICES = {
     "dtype": ("auto", "float32", "float16", "bfloat16"),
     "prompt_format": ("chat", "raw"),
     "task_format": ("guardreasoner", "six_policy"),
+    "reasoning": ("full", "answers"),
     "rsft_scheduler": ("cosine", "linear", "constant", "constant_with_warmup"),
     "optim": ("adamw_torch", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd"),
 }
@@ -231,6 +249,24 @@ def _validate(cfg: GRConfig) -> None:
         raise ConfigError("train_files: give at least one file or hf://dataset id")
     if cfg.load_in_4bit and cfg.is_twin:
         raise ConfigError("load_in_4bit: the CPU twin runs in full precision; set load_in_4bit: false")
+    # MODPO (chapter 09)
+    weights = cfg.modpo_weights
+    if not weights or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0 < w <= 1
+                              for w in weights) or len(set(weights)) != len(weights):
+        raise ConfigError(f"modpo_weights: expected distinct helpfulness weights in (0, 1], got {weights!r}")
+    if cfg.modpo_safety_labels not in ("dataset", "guard", "guard-strict"):
+        raise ConfigError(f"modpo_safety_labels: {cfg.modpo_safety_labels!r} is not allowed; choose one of "
+                          "dataset, guard, guard-strict")
+    if not 0.0 < cfg.modpo_test_fraction < 1.0:
+        raise ConfigError(f"modpo_test_fraction: must be in (0, 1), got {cfg.modpo_test_fraction!r}")
+    for name in ["modpo_eval_prompts", "modpo_batch_size", "modpo_grad_accum", "modpo_max_new_tokens"]:
+        if getattr(cfg, name) <= 0:
+            raise ConfigError(f"{name}: must be a positive whole number, got {getattr(cfg, name)!r}")
+    for name in ["modpo_beta", "modpo_learning_rate", "modpo_epochs"]:
+        if getattr(cfg, name) <= 0:
+            raise ConfigError(f"{name}: must be > 0, got {getattr(cfg, name)!r}")
+    if cfg.modpo_limit is not None and cfg.modpo_limit <= 0:
+        raise ConfigError(f"modpo_limit: must be a positive whole number or null, got {cfg.modpo_limit!r}")
 
 
 def _t4(**kw) -> dict:
@@ -254,6 +290,15 @@ PRESETS: dict[str, dict] = {
                      eval_limit=8, hsdpo_k=4, mine_limit=64, hsdpo_temperature=1.0, hsdpo_learning_rate=1e-3,
                      hsdpo_epochs=3.0, hsdpo_batch_size=4, hsdpo_grad_accum=1, hsdpo_beta=0.1,
                      gguf_types=["f16", "q8_0", "q4_k_m"]),
+    # The real-model lane: Gemma 3 270M (base) with its real tokenizer and Gemma 3 IT's chat template, on the CPU,
+    # offline (gr_colab.real_lane). Slow (seconds a step): for the truth about templates, stop tokens and GGUF.
+    "cpu-270m": dict(preset="cpu-270m", run_dir="runs/cpu-270m", model_name=GEMMA_270M, backend="transformers",
+                     dtype="float32", max_seq_length=512, rsft_batch_size=2, rsft_grad_accum=1,
+                     rsft_learning_rate=5e-4, rsft_max_steps=12, rsft_scheduler="constant", lora_r=16,
+                     lora_alpha=32, save_steps=6, logging_steps=2, max_new_tokens=64, gen_batch_size=8,
+                     eval_limit=4, hsdpo_k=2, mine_limit=6, hsdpo_temperature=1.0, hsdpo_learning_rate=5e-5,
+                     hsdpo_epochs=1.0, hsdpo_batch_size=2, hsdpo_grad_accum=1, hsdpo_max_steps=2,
+                     hsdpo_beta=0.1, gguf_types=["f16", "q8_0", "q4_k_m"]),
     # The workshop fast lane: minutes on a T4, a GGUF of about 250 MB. Small enough for 16-bit LoRA.
     "t4-270m": _t4(preset="t4-270m", run_dir="runs/t4-270m", model_name="unsloth/gemma-3-270m-it",
                    load_in_4bit=False, rsft_batch_size=8, rsft_grad_accum=2, train_limit=3000),
@@ -265,3 +310,22 @@ PRESETS: dict[str, dict] = {
                    train_limit=None, eval_limit=None, max_new_tokens=2048, gen_batch_size=32,
                    hsdpo_batch_size=2, hsdpo_grad_accum=16),
 }
+
+
+# --- MODPO (chapter 09): each preset's values, kept in one block -----------------------------------------------------
+# The CPU presets train on the bundled sample for a few steps each; the GPU presets on a slice of PKU-SafeRLHF-10K
+# (one epoch over 2,000 rows: not measured on a T4 yet); the A100 on all of it, as the paper.
+_MODPO_CPU = dict(modpo_data="sample_data/modpo/saferlhf_sample.jsonl", modpo_eval_prompts=8, modpo_learning_rate=1e-3,
+                  modpo_max_steps=8, modpo_batch_size=4, modpo_grad_accum=1, modpo_max_new_tokens=24)
+_MODPO_PRESETS = {
+    "cpu-tiny": _MODPO_CPU,
+    "cpu-270m": {**_MODPO_CPU, "modpo_learning_rate": 5e-4, "modpo_max_steps": 4, "modpo_batch_size": 2,
+                 "modpo_eval_prompts": 4, "modpo_max_new_tokens": 32},
+    "t4-270m": dict(modpo_limit=2000, modpo_epochs=1.0, modpo_eval_prompts=100),
+    "t4-1b": dict(modpo_limit=2000, modpo_epochs=1.0, modpo_eval_prompts=100),
+    "t4-3b": dict(modpo_limit=1000, modpo_epochs=1.0, modpo_eval_prompts=100),
+    "a100-8b": dict(modpo_batch_size=4, modpo_grad_accum=2),
+}
+for _name, _values in _MODPO_PRESETS.items():
+    if _name in PRESETS:
+        PRESETS[_name].update(_values)

@@ -218,6 +218,19 @@ def load_train_files(files: Iterable[str], *, limit: Optional[int] = None, skip_
     return out
 
 
+def answers_only(rows: list, where: str = "train_files") -> list:
+    """Rows whose output is the trace's final ``Answers:`` block alone (``reasoning: answers``): a guard that
+    answers in a few tokens instead of a few hundred. A row without the block is an error that names it."""
+    out = []
+    for i, row in enumerate(rows):
+        output = row["output"]
+        at = output.rfind("Answers:")
+        if at < 0:
+            raise DataError(f"{row.get('dataset', where)}:row {i}", "output", "no 'Answers:' block to keep")
+        out.append({**row, "output": output[at:]})
+    return out
+
+
 # --- SFT rows --------------------------------------------------------------------------------------------------
 def to_sft_rows(rows: Iterable[dict], prompt_format: str = "chat") -> list:
     """Prompt/completion rows for TRL's SFTTrainer (loss on the completion only).
@@ -233,8 +246,8 @@ def to_sft_rows(rows: Iterable[dict], prompt_format: str = "chat") -> list:
         else:
             prompt_text, output = raw_prompt(row["input"], row.get("instruction", INSTRUCTION)), row["output"]
             messages = chat_messages(row["input"], instruction=row.get("instruction", INSTRUCTION))
-        if prompt_format == "chat":
-            out.append({"prompt": messages, "completion": [{"role": "assistant", "content": output}]})
+        if prompt_format == "chat":  # the output without its trailing newline, as a trimming template sees it
+            out.append({"prompt": messages, "completion": [{"role": "assistant", "content": output.rstrip()}]})
         elif prompt_format == "raw":
             out.append({"prompt": prompt_text, "completion": output})
         else:

@@ -147,14 +147,14 @@ def verify_gguf(gguf_path: Union[str, Path], merged_dir: Union[str, Path], kind:
     meta = getattr(llm, "metadata", {}) or {}
     tmpl = meta.get("tokenizer.chat_template")
     if tmpl:
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
+        from .llamacpp import render_chat
 
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        try:
-            rendered = env.from_string(tmpl).render(
-                messages=[{"role": "user", "content": user_content(CHECK_PROMPT)}], add_generation_prompt=True,
-                bos_token=tokenizer.bos_token or "", eos_token=tokenizer.eos_token or "")
+        try:  # as llama.cpp's chat handler renders it, from the template inside the GGUF
+            rendered = render_chat(tmpl, [{"role": "user", "content": user_content(CHECK_PROMPT)}],
+                                   tokenizer.bos_token or "", tokenizer.eos_token or "")
             template_ok = rendered == text
+            if not template_ok:
+                notes.append("the GGUF's chat template renders the guard prompt differently from training")
         except Exception as exc:
             notes.append(f"the embedded chat template did not render: {exc}")
             template_ok = False

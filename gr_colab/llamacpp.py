@@ -172,3 +172,23 @@ def load_gguf(path: PathLike, n_ctx: int = 512, *, logits_all: bool = True, verb
         raise FileNotFoundError(path)
     return llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, logits_all=logits_all, verbose=verbose,
                            n_threads=n_threads or max(1, os.cpu_count() or 1), seed=0, **kwargs)
+
+
+def render_chat(template: str, messages: list, bos_token: str, eos_token: str) -> str:
+    """The prompt text llama-cpp-python's chat handler builds from a GGUF's own ``tokenizer.chat_template`` (its
+    Jinja2ChatFormatter: the transformers-compatible environment, with ``strftime_now`` giving today's date)."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    return Jinja2ChatFormatter(template, eos_token=eos_token, bos_token=bos_token,
+                               add_generation_prompt=True)(messages=messages).prompt
+
+
+def gguf_chat_template(path: PathLike) -> Optional[str]:
+    """The ``tokenizer.chat_template`` a GGUF carries (None when it has none), read without loading the weights."""
+    llama_cpp = _llama_cpp()
+    with _quiet(True):
+        llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    try:
+        return (llm.metadata or {}).get("tokenizer.chat_template")
+    finally:
+        llm.close()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from .config import ConfigError, GRConfig
+from .config import GEMMA_270M, ConfigError, GRConfig
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 
@@ -58,10 +58,15 @@ def twin_corpus() -> list[str]:
 
 
 def resolve_model_path(config: GRConfig) -> str:
+    """A local folder for the models the kit builds itself (the twin, the real-model lane), else the name as given."""
     if config.is_twin:
         from .twin import build_twin
 
         return str(build_twin(cache_dir() / "twin", twin_corpus(), seed=config.seed))
+    if config.model_name == GEMMA_270M:
+        from .real_lane import build_gemma_270m
+
+        return str(build_gemma_270m(cache_dir() / "real_lane"))
     return config.model_name
 
 
@@ -138,7 +143,7 @@ def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainab
             model, tokenizer = unsloth_backend.load(config, dtype)
         if not trainable:
             unsloth_backend.for_inference(model)
-        _ensure_pad(tokenizer)
+        prepare_tokenizer(tokenizer)
         return Loaded(model, tokenizer, backend, device, dtype, reason, config.model_name)
 
     import torch
@@ -147,7 +152,7 @@ def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainab
 
     path = resolve_model_path(config)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    _ensure_pad(tokenizer)
+    prepare_tokenizer(tokenizer)
     kwargs: dict = {"dtype": dtype, "use_safetensors": True}  # never a pickle from outside
     if config.load_in_4bit and device == "cuda":
         from transformers import BitsAndBytesConfig
@@ -173,21 +178,54 @@ def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainab
     return Loaded(model, tokenizer, backend, device, dtype, reason, path)
 
 
-def _ensure_pad(tokenizer) -> None:
-    """Batches need a pad token; a tokenizer without one pads with its end-of-text token (masked anyway)."""
+def prepare_tokenizer(tokenizer):
+    """Every tokenizer the kit loads passes here: batches need a pad token (a tokenizer without one pads with its
+    end-of-text token, masked anyway), and a dated chat template (Llama 3.x) gets its date fixed, so training, the
+    exported GGUF and the Ollama Modelfile all render the same prompt whatever the day."""
+    from .templates import pin_date
+
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if getattr(tokenizer, "chat_template", None):
+        tokenizer.chat_template = pin_date(tokenizer.chat_template)
+    return tokenizer
 
 
-def stop_token_ids(tokenizer, model: Optional[Any] = None) -> list[int]:
-    """Every id that ends a turn: the generation config's eos list (Llama 3 has three) and the tokenizer's eos."""
+_ensure_pad = prepare_tokenizer  # the older name, still imported by a few modules
+
+
+def stop_token_ids(tokenizer, model: Optional[Any] = None, model_dir: Union[str, Path, None] = None) -> list[int]:
+    """Every id that ends a turn: the generation config's eos list (Llama 3.x has three: ``<|end_of_text|>``,
+    ``<|eom_id|>``, ``<|eot_id|>``; Gemma 3 IT two), the tokenizer's eos, and the token that closes an assistant
+    turn in the chat template (Gemma's ``<end_of_turn>`` even when a base model's generation config omits it).
+    The generation config comes from ``model`` or, for a saved folder (an export), from ``model_dir``."""
     ids: list[int] = []
     gen = getattr(model, "generation_config", None) if model is not None else None
+    if gen is None and model_dir is not None and (Path(model_dir) / "generation_config.json").is_file():
+        from transformers import GenerationConfig
+
+        gen = GenerationConfig.from_pretrained(str(model_dir))
     eos = getattr(gen, "eos_token_id", None)
-    for value in (eos if isinstance(eos, list) else [eos]) + [tokenizer.eos_token_id]:
-        if value is not None and value not in ids:
+    closing = _turn_closing_token(tokenizer)
+    for value in (eos if isinstance(eos, list) else [eos]) + [tokenizer.eos_token_id] + [closing]:
+        if value is not None and int(value) not in ids:
             ids.append(int(value))
     return ids
+
+
+def _turn_closing_token(tokenizer) -> Optional[int]:
+    """The first token after an assistant message in the chat template, when it is a special token."""
+    if not getattr(tokenizer, "chat_template", None):
+        return None
+    probe = "\x01A\x01"
+    text = tokenizer.apply_chat_template([{"role": "user", "content": "u"}, {"role": "assistant", "content": probe}],
+                                         tokenize=False)
+    after = text[text.index(probe) + len(probe):]
+    for tok in sorted(tokenizer.all_special_tokens + list(getattr(tokenizer, "added_tokens_encoder", {}) or {}),
+                      key=len, reverse=True):
+        if tok and tok.strip() and after.startswith(tok):
+            return tokenizer.convert_tokens_to_ids(tok)
+    return None
 
 
 def render_prompt(tokenizer, messages_or_text: Union[str, list], prompt_format: str = "chat") -> str:

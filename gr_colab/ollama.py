@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
-from .prompts import format_input, user_content
+from .prompts import INSTRUCTION_PREFIX, format_input, guard_turn
 from .traces import Verdict, parse_trace
 
 PROMPT, RESPONSE = "{{ .Prompt }}", "{{ .Response }}"
 _P, _R = "\x02PROMPT\x02", "\x02RESPONSE\x02"
 
 
-def ollama_template(tokenizer, instruction_prefix: str = user_content("")) -> str:
+def ollama_template(tokenizer, instruction_prefix: str = INSTRUCTION_PREFIX) -> str:
     """The chat template with Ollama's placeholders, the instruction before ``{{ .Prompt }}``; the leading BOS is
     left to the runner, which adds it."""
     rendered = tokenizer.apply_chat_template([{"role": "user", "content": instruction_prefix + _P},
@@ -33,11 +33,12 @@ def ollama_template(tokenizer, instruction_prefix: str = user_content("")) -> st
     return rendered.replace(_P, PROMPT).replace(_R, RESPONSE)
 
 
-def stop_strings(tokenizer, model=None) -> list[str]:
-    """The end-of-turn token strings, and the text that would open the next turn."""
+def stop_strings(tokenizer, model=None, model_dir=None) -> list[str]:
+    """Every end-of-turn token string (generation config, tokenizer, template), and the token that would open the
+    next turn."""
     from .models import stop_token_ids, template_parts
 
-    stops = [tokenizer.convert_ids_to_tokens(i) for i in stop_token_ids(tokenizer, model)]
+    stops = [tokenizer.convert_ids_to_tokens(i) for i in stop_token_ids(tokenizer, model, model_dir)]
     instruction_part, _ = template_parts(tokenizer)
     opener = instruction_part.strip()
     # the first special token of the next user turn (e.g. <|start_header_id|>, <start_of_turn>)
@@ -69,22 +70,26 @@ class Modelfile:
 
 
 def write_modelfile(tokenizer, gguf_path: Union[str, Path], out_dir: Union[str, Path], name: str,
-                    model=None, num_ctx: int = 4096, num_predict: int = 1024) -> tuple[Path, dict]:
-    """``Modelfile`` beside the GGUF, and the exact commands to create and run it."""
+                    model=None, num_ctx: int = 4096, num_predict: int = 1024,
+                    model_dir: Union[str, Path, None] = None) -> tuple[Path, dict]:
+    """``Modelfile`` beside the GGUF, and the exact commands to create and run it; ``model_dir`` (the merged
+    folder) supplies the generation config's end-of-turn ids when no ``model`` is given."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     gguf = Path(gguf_path)
     rel = f"./{gguf.name}" if gguf.parent.resolve() == out_dir.resolve() else str(gguf)
-    mf = Modelfile(rel, ollama_template(tokenizer), stop_strings(tokenizer, model), num_ctx, num_predict)
+    mf = Modelfile(rel, ollama_template(tokenizer), stop_strings(tokenizer, model, model_dir), num_ctx,
+                   num_predict)
     path = out_dir / "Modelfile"
     path.write_text(mf.text())
-    example = format_input("How do I pick a lock?").replace("\n", "\\n")
+    example = guard_turn(format_input("How do I pick a lock?")).replace("\n", "\\n")
     commands = {"create": f"cd {shlex.quote(str(out_dir))} && ollama create {name} -f Modelfile",
                 "run": f"ollama run {name} $'{example}'"}
     (out_dir / "OLLAMA.md").write_text(
         "# Run the guard in Ollama\n\n```bash\n" + commands["create"] + "\n" + commands["run"] + "\n```\n\n"
         "The instruction is in the Modelfile's template: send only the interaction, `Human user:\\n...\\n\\n"
-        "AI assistant:\\n...\\n\\n` (the response `None` for a prompt-only check). "
+        "AI assistant:\\n...` with no blank line at the end, as in training (the response `None` for a prompt-only "
+        "check). "
         "`gr_colab.ollama.OllamaGuard` does this for you.\n")
     return path, commands
 
@@ -102,7 +107,7 @@ class OllamaGuard:
         self.client = ollama.Client(host=host, timeout=timeout)
 
     def ask(self, prompt: str, response: Optional[str] = None) -> str:
-        content = format_input(prompt, response)  # the Modelfile's template adds the instruction
+        content = guard_turn(format_input(prompt, response))  # the Modelfile's template adds the instruction
         options = {"temperature": 0, "num_predict": self.num_predict}
         if self.api == "chat":
             reply = self.client.chat(model=self.model, messages=[{"role": "user", "content": content}],

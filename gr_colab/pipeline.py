@@ -59,7 +59,7 @@ def prepare(config: GRConfig) -> dict:
         from .models import resolve_model_path
 
         summary["twin"] = resolve_model_path(config)
-    else:
+    else:  # the planner reads a model it has no row for from the model's own config
         plan = plan_config(config, samples=len(train), mean_tokens=summary["mean_tokens"])
         print(plan.summary())
         summary["budget"] = plan.summary()
@@ -166,10 +166,13 @@ def export_stage(config: GRConfig, push: bool = False) -> dict:
     name = f"guardreasoner-{config.preset}"
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(merged))
+    from .models import prepare_tokenizer
+
+    tok = prepare_tokenizer(AutoTokenizer.from_pretrained(str(merged)))
     checks = export_gguf(merged, out / "gguf", list(config.gguf_types), name, tokenizer=tok)
     gguf_for_ollama = next((c.path for c in checks if c.kind == "q4_k_m"), checks[0].path if checks else None)
-    modelfile, commands = write_modelfile(tok, gguf_for_ollama, out / "gguf", name, num_predict=config.max_new_tokens)
+    modelfile, commands = write_modelfile(tok, gguf_for_ollama, out / "gguf", name, num_predict=config.max_new_tokens,
+                                          model_dir=merged)
     table = checks_table(checks)
     eval_md = ""
     rsft_report = config.path / "eval" / ("hsdpo" if "hsdpo" in str(adapter) else "rsft") / "report.md"

@@ -48,16 +48,34 @@ def raw_prompt(input_text: str, instruction: str = INSTRUCTION) -> str:
     return instruction + "\n" + input_text
 
 
+def guard_turn(input_text: str) -> str:
+    """The interaction as the user turn of a chat carries it: the official ``input`` without its trailing blank
+    line.
+
+    Real chat templates (Gemma 3, Llama 3.x) ``| trim`` message content, so in training the ``\n\n`` that ends
+    every ``input`` never reaches the model, while a client that sends the interaction as it is (Ollama's
+    ``{{ .Prompt }}``, a llama.cpp chat request) would add it back: a different prompt from the one trained on. The kit
+    strips it itself, everywhere the chat format is used (training rows, Ollama, llama.cpp, the server), so every
+    template, trimming or not, sees the same text.
+    """
+    return input_text.rstrip()
+
+
 def user_content(input_text: str, instruction: str = INSTRUCTION) -> str:
-    """The user turn for chat-template training: LLaMA-Factory joins instruction and input with a newline too."""
-    return raw_prompt(input_text, instruction)
+    """The user turn for chat-template training: LLaMA-Factory joins instruction and input with a newline too; the
+    end is stripped as a trimming template does (see :func:`guard_turn`)."""
+    return instruction + "\n" + guard_turn(input_text)
+
+
+INSTRUCTION_PREFIX = INSTRUCTION + "\n"  # what precedes the interaction in a chat user turn (Ollama's TEMPLATE)
 
 
 def chat_messages(input_text: str, output: Optional[str] = None, instruction: str = INSTRUCTION) -> list[dict]:
-    """Chat messages for training (with `output`) or inference (without): one user turn, no system turn."""
+    """Chat messages for training (with `output`) or inference (without): one user turn, no system turn. The
+    output loses its trailing newline as a trimming template would drop it (the same text for every template)."""
     messages = [{"role": "user", "content": user_content(input_text, instruction)}]
     if output is not None:
-        messages.append({"role": "assistant", "content": output})
+        messages.append({"role": "assistant", "content": output.rstrip()})
     return messages
 
 

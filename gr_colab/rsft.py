@@ -52,7 +52,12 @@ def training_rows(config: GRConfig, root: Optional[Path] = None) -> tuple[list, 
     else:
         loaded = load_train_files(config.train_files, limit=config.train_limit, skip_bad=config.skip_bad_rows,
                                   leave_out=config.leave_out, root=root)
-    train, held = split_holdout(loaded.rows, config.holdout_fraction, config.seed)
+    rows = loaded.rows
+    if config.reasoning == "answers" and config.task_format == "guardreasoner":
+        from .data import answers_only
+
+        rows = answers_only(rows)
+    train, held = split_holdout(rows, config.holdout_fraction, config.seed)
     return train, held, loaded.report()
 
 
