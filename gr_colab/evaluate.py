@@ -102,12 +102,20 @@ def benchmark_items(bench: Benchmark, limit: Optional[int] = None, **where) -> l
     return [{"id": i, **row} for i, row in enumerate(loaded.rows)]
 
 
-def score_file(path: Union[str, Path], task: str, mode: str = "official", name: str = "") -> Score:
+def score_file(path: Union[str, Path], task: str, mode: str = "official", name: str = "",
+               guard: Optional[str] = None, controversial: str = "strict") -> Score:
+    """Score a ``{label, predict}`` file; with ``guard`` (a ready guard's name) ``predict`` holds that guard's raw
+    output, read by its parser (:mod:`gr_colab.guards`) into the kit's Answers block first: the same metric."""
     from .data import read_jsonl
 
     if not Path(path).exists():
         raise FileNotFoundError(f"{path}: no such prediction file")
     rows = read_jsonl(path)
+    if guard is not None:
+        from .guards import to_prediction
+
+        task = canonical_task(task)
+        rows = [{**r, "predict": to_prediction(guard, r.get("predict"), task, controversial)} for r in rows]
     return score_predictions(rows, task, mode, name=name or Path(path).parent.name)
 
 
@@ -181,6 +189,34 @@ def evaluate(config: GRConfig, loaded, name: str, benchmarks: Optional[list[str]
     (out / "report.json").write_text(json.dumps(report.to_json(), indent=2))
     (out / "report.md").write_text(report.markdown())
     plot_report(report, out)
+    return report
+
+
+def evaluate_guard(config: GRConfig, guard: str, generate_fn=None, benchmarks: Optional[list[str]] = None,
+                   controversial: str = "strict", progress: bool = True) -> Report:
+    """A ready guard (:data:`gr_colab.guards.READY_GUARDS`) on the same benchmarks, scored by the same metric, into
+    ``run_dir/eval/<guard>/``; a benchmark whose task the guard lacks is skipped, and said. ``generate_fn(calls) ->
+    outputs`` runs the model (default: the guard from the Hub with transformers, :mod:`gr_colab.ready_guards`)."""
+    from .guards import get_guard
+    from .ready_guards import hf_generate_fn, run_guard_predictions
+
+    spec = get_guard(guard)
+    out = config.path / "eval" / spec.name
+    benches = []
+    for b in find_benchmarks(benchmarks or config.eval_benchmarks):
+        if b.task not in spec.tasks:
+            print(f"{spec.name}: skipped {b.name} ({TASK_TITLES[b.task]}): this guard has no {b.task} task")
+            continue
+        benches.append(b)
+        if generate_fn is None:
+            generate_fn = hf_generate_fn(spec, config)
+        items = benchmark_items(b, limit=config.eval_limit, download_to=config.path / "benchmarks")
+        run_guard_predictions(spec, generate_fn, items, b.task,
+                              out / f"{b.name}-{b.task}" / "generated_predictions.jsonl", controversial, progress)
+    report = score_run(out, benches)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report.to_json(), indent=2))
+    (out / "report.md").write_text(report.markdown())
     return report
 
 

@@ -1,0 +1,137 @@
+"""Running ready guards (Llama Guard 3, Qwen3Guard-Gen, WildGuard, ShieldGemma, Granite Guardian) on the benchmarks.
+
+Stage. :mod:`gr_colab.guards` says how each is prompted and read; this module loads one from the Hub with
+transformers, renders its calls with its own tokenizer (chat template and the card's template arguments, or
+WildGuard's fixed string), generates greedily with the kit's batched generator, and writes the official
+``{id, prompt, label, predict}`` rows: ``predict`` is the Answers block the raw output parses to, ``raw`` the output
+itself, so the paper's metric scores a ready guard exactly as it scores the student's.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Optional, Union
+
+from .guards import GuardCall, GuardSpec, get_guard, guard_calls, to_prediction
+from .prompts import split_input
+
+# The comparison notebook 04 offers on Colab: the student's guard against these two (small enough for a T4).
+NOTEBOOK_GUARDS = ("llama-guard-3-1b", "qwen3guard-gen-0.6b")
+
+
+def render_call(tokenizer, call: GuardCall) -> str:
+    """The text the guard reads for one call: its tokenizer's chat template with the card's arguments, or the fixed
+    string a guard without a guard template (WildGuard) documents."""
+    if call.text is not None:
+        return call.text
+    return tokenizer.apply_chat_template(call.messages, tokenize=False, **call.template_kwargs)
+
+
+def hf_generate_fn(spec: Union[str, GuardSpec], config=None, batch_size: Optional[int] = None) -> Callable:
+    """Load the guard from the Hub (safetensors only; fp16 on a GPU) and return ``generate(calls) -> outputs``."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .generate import GenerationSettings
+    from .models import Loaded, _ensure_pad
+
+    spec = spec if isinstance(spec, GuardSpec) else get_guard(spec)
+    cuda = torch.cuda.is_available()
+    dtype = torch.float16 if cuda else torch.float32
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(spec.hub_id)
+        model = AutoModelForCausalLM.from_pretrained(spec.hub_id, dtype=dtype, use_safetensors=True)
+    except OSError as exc:
+        hint = (" It is gated: accept its license on its Hub page and set HF_TOKEN (Colab: the key icon)."
+                if spec.gated else "")
+        raise RuntimeError(f"{spec.name}: could not load {spec.hub_id} from the Hub.{hint} ({exc})") from exc
+    _ensure_pad(tokenizer)
+    model = model.to("cuda" if cuda else "cpu").eval()
+    loaded = Loaded(model, tokenizer, "transformers", "cuda" if cuda else "cpu", dtype, f"ready guard {spec.name}",
+                    spec.hub_id)
+    settings = GenerationSettings(max_new_tokens=spec.max_new_tokens,
+                                  batch_size=batch_size or (getattr(config, "gen_batch_size", 8) or 8))
+    return loaded_generate_fn(loaded, settings)
+
+
+def loaded_generate_fn(loaded, settings) -> Callable:
+    """``generate(calls) -> outputs`` over an already loaded model (greedy, the kit's batched generator)."""
+    from .generate import generate
+
+    def run(calls: list[GuardCall]) -> list[str]:
+        texts = [render_call(loaded.tokenizer, c) for c in calls]
+        return [samples[0] for samples in generate(loaded, texts, settings, progress=False)]
+
+    return run
+
+
+def run_guard_predictions(guard, generate_fn: Callable, items: list[dict], task: str, out_path: Union[str, Path],
+                          controversial: str = "strict", progress: bool = True, chunk: int = 32) -> list[dict]:
+    """Generate the guard's calls for ``items`` (``{id, input, label}``) and write one row each; resumable: rows
+    already in ``out_path`` are skipped. An item the guard cannot judge (no response to check) is written with an
+    empty prediction, so the metric counts it as a failure rather than losing it; the count is printed."""
+    from tqdm.auto import tqdm
+
+    from .data import read_jsonl, write_jsonl
+
+    spec = guard if isinstance(guard, GuardSpec) else get_guard(guard)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    done = read_jsonl(out_path)
+    write_jsonl(out_path, done)  # only whole lines survive an interrupted write
+    done_ids = {r.get("id") for r in done}
+    todo = [it for it in items if it["id"] not in done_ids]
+    no_call = 0
+    for start in tqdm(range(0, len(todo), chunk), desc=f"{spec.name} {task}", disable=not progress, leave=False):
+        part = todo[start:start + chunk]
+        plans = []
+        for it in part:
+            try:
+                prompt, response = split_input(it["input"])
+            except ValueError as exc:
+                raise ValueError(f"{out_path.parent.name} item {it['id']}: field 'input': {exc}") from None
+            plans.append(guard_calls(spec, prompt, response, task))
+        flat = [c for calls in plans for c in calls]
+        outputs = iter(generate_fn(flat) if flat else [])
+        with out_path.open("a", encoding="utf-8") as f:
+            for it, calls in zip(part, plans):
+                raw = [next(outputs) for _ in calls]
+                no_call += not calls
+                predict = to_prediction(spec, raw if spec.family == "shieldgemma" else (raw[0] if raw else ""),
+                                        task, controversial) if calls else ""
+                f.write(json.dumps({"id": it["id"], "prompt": it["input"], "label": it.get("label"),
+                                    "predict": predict, "raw": raw, "guard": spec.name}, ensure_ascii=False) + "\n")
+    if no_call:
+        print(f"{spec.name}: {no_call} items of {out_path.parent.name} have no response to judge; "
+              "counted as failures")
+    by_id = {r["id"]: r for r in read_jsonl(out_path)}
+    return [by_id[it["id"]] for it in items if it["id"] in by_id]
+
+
+def side_by_side(reports: dict, mode: str = "corrected") -> list[dict]:
+    """One row per (task, benchmark), one column per guard: weighted F1 averages first. ``reports``: name → Report."""
+    index = {name: {(r["task"], r["benchmark"]): r["f1"] for r in rep.table(mode)} for name, rep in reports.items()}
+    keys = list(dict.fromkeys(k for idx in index.values() for k in idx))
+    keys.sort(key=lambda k: (("request", "response", "completion").index(k[0]), k[1] != "weighted average"))
+    return [{"task": t, "benchmark": b, **{name: idx.get((t, b)) for name, idx in index.items()}} for t, b in keys]
+
+
+def compare_with_ready_guards(config, student_report, guards=NOTEBOOK_GUARDS, benchmarks=None) -> Optional[list]:
+    """Notebook 04's optional comparison: each ready guard on the config's benchmarks beside the student's report.
+    Needs a GPU and the Hub (Colab); elsewhere it prints why it skipped and returns None. A guard that fails to load
+    (gated, no token) is skipped with its reason; the others still run."""
+    import torch
+
+    if config.is_twin or not torch.cuda.is_available():
+        print("skipped: the ready guards are 0.6-1B models downloaded from the Hub; this comparison runs on a Colab "
+              "GPU with a real preset (t4-270m or larger), not on the CPU twin")
+        return None
+    from .evaluate import evaluate_guard
+
+    reports = {"yours": student_report}
+    for name in guards:
+        try:
+            reports[name] = evaluate_guard(config, name, benchmarks=benchmarks)
+        except RuntimeError as exc:
+            print(f"skipped {name}: {exc}")
+    return side_by_side(reports)
