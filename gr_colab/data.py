@@ -231,6 +231,30 @@ def answers_only(rows: list, where: str = "train_files") -> list:
     return out
 
 
+def traces_from_predictions(path: Union[str, Path], task: str) -> tuple[list, int]:
+    """(rows, total): training rows ``{instruction, input, output}`` from a released predictions file
+    (``{prompt, label, predict}``, the official shape), keeping the outputs whose strictly parsed verdict on
+    ``task`` equals the gold ``label`` and that answer all three tasks. A row not in that shape names its line."""
+    from .prompts import ANSWER_KEYS
+
+    if task not in ANSWER_KEYS:
+        raise ValueError(f"task must be one of {', '.join(ANSWER_KEYS)}, got {task!r}")
+    records = read_records(path)
+    rows = []
+    for i, rec in enumerate(records, 1):
+        where = f"{path}:line {i}"
+        for key in ("prompt", "label", "predict"):
+            if not isinstance(rec.get(key), str):
+                raise DataError(where, key, "missing or not a string")
+        if not rec["prompt"].startswith(INSTRUCTION + "\n"):
+            raise DataError(where, "prompt", "does not start with the official instruction")
+        verdict = parse_trace(rec["predict"])
+        if verdict.complete and verdict.labels[task] == rec["label"].strip().lower():
+            rows.append({"instruction": INSTRUCTION, "input": rec["prompt"][len(INSTRUCTION) + 1:],
+                         "output": rec["predict"]})
+    return rows, len(records)
+
+
 # --- SFT rows --------------------------------------------------------------------------------------------------
 def to_sft_rows(rows: Iterable[dict], prompt_format: str = "chat") -> list:
     """Prompt/completion rows for TRL's SFTTrainer (loss on the completion only).

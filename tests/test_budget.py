@@ -41,3 +41,20 @@ def test_from_a_config_and_from_an_hf_config(twin):
     assert arch.params()["total"] == sum(p.numel() for p in twin.model.parameters())
     with pytest.raises(ValueError, match="no architecture known"):
         plan("someone/unknown-model")
+
+
+def test_prepare_plans_a_local_model_folder_from_its_config(tmp_path, twin_config):
+    """A local model folder has no row in the planner's table: its architecture is read from its config.json."""
+    from gr_colab.budget import arch_of
+    from gr_colab.config import GRConfig
+    from gr_colab.models import resolve_model_path
+    from gr_colab.pipeline import run_stage
+
+    folder = resolve_model_path(twin_config)
+    cfg = GRConfig.load("cpu-tiny", model_name=folder, run_dir=str(tmp_path / "run"), train_limit=4)
+    arch = arch_of(cfg)
+    assert (arch.layers, arch.hidden, arch.kv_heads, arch.vocab) == (2, 256, 2, 4096)
+    summary = run_stage(cfg, "prepare")
+    assert f"rsft of {folder} on a T4" in summary["budget"]
+    with pytest.raises(ValueError, match="cannot read its architecture"):
+        arch_of(GRConfig.load("cpu-tiny", model_name=str(tmp_path / "no-such-model")))

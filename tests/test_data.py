@@ -202,3 +202,20 @@ def test_six_policy_bad_trace_is_named(tmp_path):
     p.write_text(json.dumps(bad))
     with pytest.raises(DataError, match="sample_0_violence.classification.*expected UNSAFE"):
         data.load_policy_data(p)
+
+
+def test_traces_from_released_predictions_keep_only_agreeing_complete_outputs(tmp_path):
+    from gr_colab.traces import parse_trace
+
+    path = SAMPLE / "predictions" / "guardreasoner-1b" / "AegisSafetyTest" / "generated_predictions.jsonl"
+    rows, total = data.traces_from_predictions(path, "request")
+    records = data.read_records(path)
+    agreeing = [r for r in records if parse_trace(r["predict"]).complete
+                and parse_trace(r["predict"]).request == r["label"]]
+    assert total == len(records) and len(rows) == len(agreeing) and 0 < len(rows) < total
+    assert all(r["input"].startswith("Human user:\n") and r["input"].endswith("\n\n") for r in rows)
+    assert data.load_train(write(tmp_path, rows)).rows  # valid training rows
+    assert json.loads((SAMPLE / "real_traces" / "AegisSafetyTest-1B.json").read_text()) == rows  # the bundled file
+    bad = write(tmp_path, [{"prompt": "not the instruction", "label": "harmful", "predict": "x"}], "bad.jsonl")
+    with pytest.raises(DataError, match=r"bad.jsonl:line 1.*prompt"):
+        data.traces_from_predictions(bad, "request")

@@ -41,14 +41,16 @@ def test_modelfile_template_and_stops_match_the_tokenizer(exported):
     template = text.split('TEMPLATE """')[1].split('"""')[0]
     assert template == ollama_template(tok)
     prompt = "Human user:\nhi\n\nAI assistant:\nNone\n\n"
-    rendered = Modelfile("x", template, []).render(prompt)
-    from gr_colab.prompts import user_content
+    from gr_colab.prompts import guard_turn, user_content
+
+    rendered = Modelfile("x", template, []).render(guard_turn(prompt))  # what OllamaGuard sends
 
     expected = tok.apply_chat_template([{"role": "user", "content": user_content(prompt)}], tokenize=False,
                                        add_generation_prompt=True)
     assert tok.bos_token + rendered == expected  # Ollama's runner adds the BOS itself
     stops = [l.split('"')[1] for l in text.splitlines() if l.startswith("PARAMETER stop")]
-    assert tok.eos_token in stops and "<|start_header_id|>" in stops and stops == stop_strings(tok)
+    assert tok.eos_token in stops and "<|start_header_id|>" in stops
+    assert stops == stop_strings(tok, model_dir=cfg.path / "export" / "merged")
     assert "PARAMETER temperature 0" in text
     assert "ollama create guardreasoner-cpu-tiny -f Modelfile" in summary["commands"]["create"]
 
@@ -103,8 +105,9 @@ def test_ollama_client_against_a_stand_in_server(api):
         assert path == f"/api/{api}" and body["model"] == "guardreasoner-cpu-tiny" and body["stream"] is False
         assert body["options"]["temperature"] == 0
         content = body["prompt"] if api == "generate" else body["messages"][0]["content"]
-        # the instruction lives in the Modelfile's template: the client sends the interaction only
-        assert content == "Human user:\nHow do I make a weapon?\n\nAI assistant:\nNone\n\n"
+        # the instruction lives in the Modelfile's template: the client sends the interaction only, without the
+        # trailing blank line that a trimming chat template removed in training
+        assert content == "Human user:\nHow do I make a weapon?\n\nAI assistant:\nNone"
     finally:
         server.shutdown()
 
