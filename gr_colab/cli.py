@@ -56,6 +56,21 @@ def cmd_stage(args) -> int:
     return 0
 
 
+def cmd_modpo(args) -> int:
+    """Chapter 09: MODPO's helpful/safe front, cost judged by the run's guard; the last line is the front as JSON."""
+    from .modpo_sweep import public_json, run_modpo
+    from .pipeline import run_stage
+
+    config = _config(args)
+    _check_device(config)
+    if not config.modpo_guard_adapter and not any((config.path / s / "adapter").exists() for s in ("hsdpo", "rsft")):
+        for stage in ("prepare", "rsft"):  # no guard yet: train one first (complete stages are skipped)
+            run_stage(config, stage)
+    summary = run_modpo(config, force=args.force)
+    print(json.dumps(public_json(summary)))
+    return 0
+
+
 def cmd_run(args) -> int:
     from .pipeline import run_all
 
@@ -104,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--push", action="store_true", help="push to the Hub (hub_repo) instead of a dry run")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("modpo", help="chapter 09: MODPO sweep, helpful vs safe judged by your guard; last line: "
+                       "the front as JSON")
+    common(p)
+    p.add_argument("--force", action="store_true", help="rebuild the front even if complete (trained adapters and "
+                   "answers are reused: delete the run's modpo folder to start over)")
+    p.set_defaults(func=cmd_modpo)
     for stage, text in [("prepare", "validate and split the data"), ("rsft", "reasoning SFT"),
                         ("eval", "evaluate every model variant"), ("mine", "sample and mine hard samples"),
                         ("hsdpo", "hard-sample DPO"), ("export", "merge, GGUF, Modelfile, Hub")]:

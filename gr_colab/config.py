@@ -315,8 +315,9 @@ PRESETS: dict[str, dict] = {
 # --- MODPO (chapter 09): each preset's values, kept in one block -----------------------------------------------------
 # The CPU presets train on the bundled sample for a few steps each; the GPU presets on a slice of PKU-SafeRLHF-10K
 # (one epoch over 2,000 rows: not measured on a T4 yet); the A100 on all of it, as the paper.
-_MODPO_CPU = dict(modpo_data="sample_data/modpo/saferlhf_sample.jsonl", modpo_eval_prompts=8, modpo_learning_rate=1e-3,
-                  modpo_max_steps=8, modpo_batch_size=4, modpo_grad_accum=1, modpo_max_new_tokens=24)
+_MODPO_CPU = dict(modpo_data="sample_data/modpo/saferlhf_sample.jsonl", modpo_eval_prompts=6,
+                  modpo_learning_rate=1e-3, modpo_max_steps=4, modpo_batch_size=4, modpo_grad_accum=1,
+                  modpo_max_new_tokens=16)
 _MODPO_PRESETS = {
     "cpu-tiny": _MODPO_CPU,
     "cpu-270m": {**_MODPO_CPU, "modpo_learning_rate": 5e-4, "modpo_max_steps": 4, "modpo_batch_size": 2,

@@ -73,3 +73,16 @@ def check_07(answer, tokenizer) -> str:
 
     return _check(answer, lambda a: set(stop_strings(tokenizer)) <= set(a),
                   "every end-of-turn token of the tokenizer, and the token that opens the next user turn")
+
+
+def check_09(answer) -> str:
+    """Notebook 09: the MODPO loss of one pair: beta 0.1, policy log-ratio margin 2, safety margins 0.3 (chosen) and
+    -0.2 (rejected), helpfulness weight w = 0.5."""
+    import torch
+
+    from .modpo import modpo_loss
+
+    t = lambda x: torch.tensor([float(x)])  # noqa: E731
+    expected = modpo_loss(t(2.0), t(0.0), t(0.0), t(0.0), t(0.3), t(-0.2), beta=0.1, w=0.5).item()
+    return _check(answer, lambda a: abs(float(a) - expected) < 1e-4,
+                  "chosen - rejected = (beta * 2 - (1 - w) * (0.3 - (-0.2))) / w; loss = -log(sigmoid(that))")

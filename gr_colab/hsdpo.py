@@ -6,9 +6,9 @@ beta 0.01, an NLL term on the chosen output with weight 2.0 (``pref_ftx``), and 
 :class:`WeightedDPOTrainer` adds them through TRL's own extension points:
 
 * the dataset keeps its ``sample_weight`` column: TRL's tokenization (``_prepare_dataset``) maps without removing
-  columns, and :meth:`WeightedDPOTrainer._set_signature_columns_if_needed` adds the column to the ones the Trainer
-  keeps (otherwise ``remove_unused_columns`` drops it silently);
-* :class:`WeightedPreferenceCollator` (a ``DataCollatorForPreference``) carries it into the batch as a tensor;
+  columns, and :class:`PerPairColumns` adds the column to the ones the Trainer keeps (otherwise
+  ``remove_unused_columns`` drops it silently) and swaps in :class:`WeightedPreferenceCollator` (a
+  ``DataCollatorForPreference``), which carries it into the batch as a tensor (MODPO's margins travel the same way);
 * :meth:`WeightedDPOTrainer._compute_loss` wraps TRL's (it still runs the policy forward and logs every TRL metric)
   and replaces the returned scalar with :func:`weighted_dpo_loss` of the per-pair log-probabilities.
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -75,26 +75,63 @@ def weighted_dpo_loss(chosen_logps: torch.Tensor, rejected_logps: torch.Tensor, 
 # --- the batch -------------------------------------------------------------------------------------------------
 @dataclass
 class WeightedPreferenceCollator(DataCollatorForPreference):
-    """TRL's preference collator, plus a float ``sample_weight`` tensor (one per pair; missing or None: 1.0) when
-    the examples carry that column. Padding, truncation and the chosen-then-rejected layout stay TRL's."""
+    """TRL's preference collator, plus one float tensor per extra per-pair column: ``float_columns`` maps a column
+    to the value a missing or None entry takes (None: the column is required in every example). By default it
+    carries ``sample_weight`` (missing: 1.0) when the examples have it; MODPO carries its margins the same way.
+    Padding, truncation and the chosen-then-rejected layout stay TRL's."""
+
+    float_columns: dict = field(default_factory=lambda: {WEIGHT_COLUMN: 1.0})
 
     def torch_call(self, examples: list[dict]) -> dict:
         batch = super().torch_call(examples)
-        if any(WEIGHT_COLUMN in ex for ex in examples):
-            batch[WEIGHT_COLUMN] = torch.tensor(
-                [1.0 if ex.get(WEIGHT_COLUMN) is None else float(ex[WEIGHT_COLUMN]) for ex in examples],
-                dtype=torch.float32)
+        for name, default in self.float_columns.items():
+            if default is not None and not any(name in ex for ex in examples):
+                continue
+            values = [ex.get(name) for ex in examples]
+            if default is None and any(v is None for v in values):
+                raise ValueError(f"column {name!r} is missing from {sum(v is None for v in values)} of the "
+                                 f"{len(values)} examples of this batch (it is required)")
+            batch[name] = torch.tensor([default if v is None else float(v) for v in values], dtype=torch.float32)
         return batch
 
 
+class PerPairColumns:
+    """For a ``DPOTrainer`` subclass: per-pair float columns (``extra_columns``: name → default, as in
+    :class:`WeightedPreferenceCollator`) survive the Trainer's column clean-up and reach ``compute_loss``.
+
+    * TRL's tokenization (``_prepare_dataset``) maps without removing columns, and
+      :meth:`_set_signature_columns_if_needed` adds these to the ones the Trainer keeps (otherwise
+      ``remove_unused_columns`` drops them silently, and turning it off would keep the string columns too);
+    * :meth:`_carry_extra_columns`, called after ``DPOTrainer.__init__``, swaps TRL's collator for a
+      :class:`WeightedPreferenceCollator` with the same settings (a collator passed in by the caller is kept).
+    """
+
+    extra_columns: dict = {}
+
+    def _carry_extra_columns(self) -> None:
+        if type(self.data_collator) is DataCollatorForPreference:
+            fields = dataclasses.fields(DataCollatorForPreference)
+            self.data_collator = WeightedPreferenceCollator(
+                **{f.name: getattr(self.data_collator, f.name) for f in fields},
+                float_columns=dict(self.extra_columns))
+
+    def _set_signature_columns_if_needed(self):
+        super()._set_signature_columns_if_needed()
+        missing = [c for c in self.extra_columns if c not in self._signature_columns]
+        if missing:
+            self._signature_columns = [*self._signature_columns, *missing]
+
+
 # --- the trainer -----------------------------------------------------------------------------------------------
-class WeightedDPOTrainer(DPOTrainer):
+class WeightedDPOTrainer(PerPairColumns, DPOTrainer):
     """``DPOTrainer`` with per-pair ``sample_weight`` and a per-pair SFT term (see the module docstring).
 
     Takes TRL's arguments unchanged. Supported loss settings: ``loss_type`` ``["sigmoid"]`` or
     ``["sigmoid", "sft"]`` (the SFT weight is the ``"sft"`` entry of ``loss_weights``), reverse-KL DPO, no
     ``ld_alpha``, no WPO ``use_weighting``, no Liger kernel (it does not return the logits the weighting reuses).
     """
+
+    extra_columns = {WEIGHT_COLUMN: 1.0}  # carried to the loss by PerPairColumns; a pair without one weighs 1.0
 
     def __init__(self, *args, **kwargs):
         config = kwargs.get("args") if "args" in kwargs else (args[2] if len(args) > 2 else None)
@@ -106,17 +143,7 @@ class WeightedDPOTrainer(DPOTrainer):
             raise ValueError("WeightedDPOTrainer supports text preference data only")
         # Let TRL choose and validate the pad token and build its collator, then carry the weights on top of it.
         # A collator passed in by the caller is kept as it is (it must add `sample_weight` itself).
-        if type(self.data_collator) is DataCollatorForPreference:
-            fields = dataclasses.fields(DataCollatorForPreference)
-            self.data_collator = WeightedPreferenceCollator(**{f.name: getattr(self.data_collator, f.name)
-                                                               for f in fields})
-
-    def _set_signature_columns_if_needed(self):
-        # The Trainer drops every dataset column outside this list before collation (remove_unused_columns);
-        # extending the list keeps `sample_weight` without turning that clean-up off for the string columns.
-        super()._set_signature_columns_if_needed()
-        if WEIGHT_COLUMN not in self._signature_columns:
-            self._signature_columns = [*self._signature_columns, WEIGHT_COLUMN]
+        self._carry_extra_columns()
 
     def _compute_loss(self, model, inputs, return_outputs):
         inputs = dict(inputs)

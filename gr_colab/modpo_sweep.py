@@ -1,0 +1,280 @@
+"""Chapter 09 end to end: a chat model both helpful and safe with MODPO, judged by the student's own guard.
+
+Stage. ``run_modpo(config)`` runs, under ``run_dir/modpo``, each step skipped when its files are there (a Colab
+disconnect costs only the step that was running):
+
+1. **data**: PKU-SafeRLHF-shaped rows (``modpo_data``), split 90/10 with seed ``seed`` as the MODPO code does; the
+   held-out prompts are the ones every model answers. With ``modpo_safety_labels`` ``guard`` or ``guard-strict``,
+   the guard judges both answers of every training row and its verdicts replace the dataset's "safer" ids
+   (:func:`gr_colab.modpo_data.relabel_safer` says what happens to ties and unparsed verdicts);
+2. **rewards**: DPO on the "safer" pairs (the safety reward, MODPO's step 1) and on the "better" pairs (the
+   helpfulness judge of this chapter: its implicit reward measures how much a model's answer moved towards what
+   the helpfulness annotators preferred);
+3. **margins**: the safety reward of every "better" pair's two answers, once;
+4. **the sweep**: one MODPO adapter per ``w`` in ``modpo_weights``, each from the same base;
+5. **answers**: greedy answers to the held-out prompts from the base model (the reference: the SFT model of the
+   paper) and from each MODPO model;
+6. **the front**: per model, *helpfulness* = the mean implicit reward of the helpfulness adapter, *cost* = minus the
+   mean implicit reward of the safety adapter (lower is safer, as the paper's cost model), *harmful_rate* = the
+   share of answers the student's guard judges harmful (Task 3). An answer whose verdict does not parse is counted
+   in ``unparsed``, not as harmful.
+
+The guard is the run's HS-DPO adapter when there is one, else its R-SFT adapter (``modpo_guard_adapter`` names
+another). All models here share the preset's base model.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+from .config import GRConfig
+from .data import read_jsonl, write_jsonl
+from .modpo_data import load_saferlhf, policy_prompt_text, preference_pairs, relabel_safer, split_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+FRONT_KEYS = ("w", "helpfulness", "cost", "harmful_rate")
+
+
+def stage_dir(config: GRConfig) -> Path:
+    return config.path / "modpo"
+
+
+def _done(adapter_parent: Path) -> bool:
+    from .rsft import COMPLETE_MARKER
+
+    return (adapter_parent / "adapter" / COMPLETE_MARKER).exists()
+
+
+def variant_name(w: float) -> str:
+    return f"w_{w:g}"
+
+
+# --- the guard -------------------------------------------------------------------------------------------------
+def guard_adapter(config: GRConfig) -> Path:
+    """The guard that judges cost: ``modpo_guard_adapter``, else the run's HS-DPO adapter, else its R-SFT adapter."""
+    if config.modpo_guard_adapter:
+        path = Path(config.modpo_guard_adapter)
+        if not path.exists():
+            raise FileNotFoundError(f"modpo_guard_adapter: {path} does not exist")
+        return path
+    for stage in ("hsdpo", "rsft"):
+        if _done(config.path / stage):
+            return config.path / stage / "adapter"
+    raise FileNotFoundError(f"no trained guard in {config.path}: MODPO's cost is judged by your guard; train it "
+                            "first (gr-colab rsft, or notebook 03) or set modpo_guard_adapter")
+
+
+def judge(config: GRConfig, guard_dir: Path, pairs: list, out_path: Path) -> list:
+    """The guard's response-harmfulness verdict (``harmful``, ``unharmful`` or None: unparsed) for each
+    (prompt, answer); its raw outputs go to ``out_path`` (resumable, like every generation in the kit)."""
+    from .generate import GenerationSettings, run_predictions
+    from .models import load_model
+    from .prompts import format_input
+    from .traces import parse_trace
+
+    if config.task_format != "guardreasoner":
+        raise ValueError("MODPO's cost reads the guard's Task 3 answer: task_format must be guardreasoner")
+    loaded = load_model(config, adapter=guard_dir, trainable=False)
+    items = [{"id": i, "input": format_input(p, r), "label": None} for i, (p, r) in enumerate(pairs)]
+    rows = run_predictions(loaded, items, out_path, GenerationSettings.greedy(config), config.prompt_format,
+                           progress=False)
+    verdicts = []
+    for row in rows:
+        label = parse_trace(row["predict"], mode="strict").labels.get("response")
+        verdicts.append(label if label in ("harmful", "unharmful") else None)
+    return verdicts
+
+
+# --- the steps -------------------------------------------------------------------------------------------------
+def prepare_data(config: GRConfig) -> tuple[list, list, str]:
+    out = stage_dir(config) / "data"
+    if (out / "train.jsonl").exists() and (out / "held.jsonl").exists():
+        return read_jsonl(out / "train.jsonl"), read_jsonl(out / "held.jsonl"), "(loaded before)"
+    loaded = load_saferlhf(config.modpo_data, limit=config.modpo_limit, skip_bad=config.skip_bad_rows, root=ROOT)
+    train, held = split_rows(loaded.rows, config.modpo_test_fraction, config.seed)
+    if not held:
+        raise ValueError("modpo_test_fraction leaves no held-out prompts to answer; raise it")
+    write_jsonl(out / "train.jsonl", train)
+    write_jsonl(out / "held.jsonl", held)
+    return train, held, loaded.report()
+
+
+def safety_rows(config: GRConfig, train: list, guard_dir: Path) -> tuple[list, Optional[dict]]:
+    """The rows whose "safer" ids train the safety reward: the dataset's, or the guard's (see relabel_safer)."""
+    if config.modpo_safety_labels == "dataset":
+        return train, None
+    out = stage_dir(config) / "safety_labels"
+    pairs = [(r["prompt"], r[f"response_{k}"]) for r in train for k in (0, 1)]
+    flat = judge(config, guard_dir, pairs, out / "guard_predictions.jsonl")
+    rows, summary = relabel_safer(train, list(zip(flat[0::2], flat[1::2])), config.modpo_safety_labels)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"safety preferences from the guard ({config.modpo_safety_labels}): {json.dumps(summary)}")
+    if not rows:
+        raise ValueError("the guard decided no safety preference and guard-strict keeps only decided pairs; use "
+                         "modpo_safety_labels: guard (falls back to the dataset) or a better-trained guard")
+    return rows, summary
+
+
+def train_rewards(config: GRConfig, train: list, safe_rows: list) -> dict:
+    from .modpo import train_reward
+
+    out = stage_dir(config)
+    fmt = config.prompt_format
+    for name, rows, dimension in (("reward_safety", safe_rows, "safer"), ("reward_helpful", train, "better")):
+        if not _done(out / name):
+            print(f"== MODPO: DPO on the {dimension!r} preferences → {name}")
+            train_reward(config, preference_pairs(rows, dimension, fmt), out / name)
+    return {"safety": out / "reward_safety" / "adapter", "helpful": out / "reward_helpful" / "adapter"}
+
+
+def margins(config: GRConfig, train: list, safety_dir: Path) -> list:
+    from .modpo import compute_margins
+    from .models import load_model
+
+    path = stage_dir(config) / "margins.jsonl"
+    if path.exists():
+        return read_jsonl(path)
+    print("== MODPO: safety margins of the 'better' pairs (once, with the frozen safety reward)")
+    loaded = load_model(config, adapter=safety_dir, trainable=False)
+    pairs = compute_margins(config, loaded, preference_pairs(train, "better", config.prompt_format))
+    write_jsonl(path, pairs)
+    return pairs
+
+
+def sweep(config: GRConfig, pairs: list) -> dict:
+    from .modpo import train_modpo
+
+    adapters = {}
+    for w in config.modpo_weights:
+        out = stage_dir(config) / variant_name(w)
+        if not _done(out):
+            print(f"== MODPO: w = {w:g} (helpfulness {w:g}, safety {1 - w:g})")
+            train_modpo(config, pairs, w, out)
+        adapters[w] = out / "adapter"
+    return adapters
+
+
+def answers(config: GRConfig, held: list, adapters: dict) -> dict:
+    """Greedy answers to the held-out prompts: ``{variant: [{id, prompt, response}]}``, reference first."""
+    from .generate import GenerationSettings, generate
+    from .models import load_model, render_prompt
+
+    prompts = [r["prompt"] for r in held[:config.modpo_eval_prompts]]
+    settings = GenerationSettings(max_new_tokens=config.modpo_max_new_tokens, batch_size=config.gen_batch_size,
+                                  seed=config.seed)
+    out = {}
+    for variant, adapter in [("reference", None)] + [(variant_name(w), a) for w, a in adapters.items()]:
+        path = stage_dir(config) / "answers" / f"{variant}.jsonl"
+        if not path.exists():
+            loaded = load_model(config, adapter=adapter, trainable=False)
+            texts = [render_prompt(loaded.tokenizer, policy_prompt_text(p, config.prompt_format),
+                                   config.prompt_format) for p in prompts]
+            outs = generate(loaded, texts, settings, progress=False)
+            write_jsonl(path, [{"id": i, "prompt": p, "response": o[0]} for i, (p, o) in
+                               enumerate(zip(prompts, outs))])
+            del loaded
+        out[variant] = read_jsonl(path)
+    return out
+
+
+def score(config: GRConfig, by_variant: dict, rewards: dict, guard_dir: Path) -> list:
+    """One row per answer: its helpfulness and safety rewards and the guard's verdict."""
+    from .modpo import implicit_rewards
+    from .models import load_model
+
+    path = stage_dir(config) / "scores.jsonl"
+    if path.exists():
+        return read_jsonl(path)
+    rows = [{"variant": v, **a} for v, items in by_variant.items() for a in items]
+    prompts = [policy_prompt_text(r["prompt"], config.prompt_format) for r in rows]
+    responses = [r["response"] for r in rows]
+    judge_model = load_model(config, adapter=rewards["safety"], trainable=False)
+    judge_model.model.load_adapter(str(rewards["helpful"]), adapter_name="helpful", is_trainable=False)
+    kwargs = dict(beta=config.modpo_beta, batch_size=config.gen_batch_size, max_length=config.max_seq_length)
+    safety = implicit_rewards(judge_model.model, judge_model.tokenizer, "default", prompts, responses, **kwargs)
+    helpful = implicit_rewards(judge_model.model, judge_model.tokenizer, "helpful", prompts, responses, **kwargs)
+    del judge_model
+    verdicts = judge(config, guard_dir, [(r["prompt"], r["response"]) for r in rows],
+                     stage_dir(config) / "guard" / "answers_judged.jsonl")
+    for r, s, h, v in zip(rows, safety, helpful, verdicts):
+        r.update(safety_reward=round(s, 6), helpfulness=round(h, 6), verdict=v)
+    write_jsonl(path, rows)
+    return rows
+
+
+def front(config: GRConfig, rows: list) -> dict:
+    """Means per model: ``{"front": [one entry per w], "reference": {...}}`` (see the module docstring)."""
+    def summarise(items: list, w) -> dict:
+        n = len(items)
+        return {"w": w, "helpfulness": round(sum(r["helpfulness"] for r in items) / n, 4),
+                "cost": round(-sum(r["safety_reward"] for r in items) / n, 4),
+                "harmful_rate": round(sum(r["verdict"] == "harmful" for r in items) / n, 4),
+                "unparsed": sum(r["verdict"] is None for r in items), "answers": n}
+
+    by_variant: dict = {}
+    for r in rows:
+        by_variant.setdefault(r["variant"], []).append(r)
+    return {"front": [summarise(by_variant[variant_name(w)], w) for w in config.modpo_weights],
+            "reference": summarise(by_variant["reference"], None)}
+
+
+def plot_front(result: dict, path: Path) -> Path:
+    """Helpfulness against the guard's harmful rate and against the implicit cost, one point per w."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    ref = result["reference"]
+    for ax, key, title in ((axes[0], "harmful_rate", "share judged harmful by your guard"),
+                           (axes[1], "cost", "cost (minus the safety reward)")):
+        pts = result["front"]
+        ax.plot([p[key] for p in pts], [p["helpfulness"] for p in pts], "o-", label="MODPO")
+        for p in pts:
+            ax.annotate(f"w={p['w']:g}", (p[key], p["helpfulness"]), textcoords="offset points", xytext=(5, 5))
+        ax.plot([ref[key]], [ref["helpfulness"]], "k*", markersize=12, label="reference (base/SFT)")
+        ax.set_xlabel(f"{title}  (lower is safer)")
+        ax.set_ylabel("helpfulness (implicit reward)")
+        ax.legend(loc="best")
+    fig.suptitle("MODPO front: helpful against safe")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def public_json(summary: dict) -> dict:
+    """The object ``gr-colab modpo`` prints last: ``{"front": [{w, helpfulness, cost, harmful_rate}], "reference"}``."""
+    keep = lambda e: {k: e[k] for k in FRONT_KEYS}  # noqa: E731
+    return {"front": [keep(e) for e in summary["front"]], "reference": keep(summary["reference"])}
+
+
+# --- the stage -------------------------------------------------------------------------------------------------
+def run_modpo(config: GRConfig, force: bool = False) -> dict:
+    """Every step above, then ``modpo/stage.json``, ``front.json`` and ``front.png``; returns the summary."""
+    out = stage_dir(config)
+    marker = out / "stage.json"
+    if marker.exists() and not force:
+        print(f"== modpo: already complete, skipped ({marker})")
+        return json.loads(marker.read_text())
+    guard_dir = guard_adapter(config)
+    print(f"== modpo: the guard judging cost is {guard_dir}")
+    train, held, report = prepare_data(config)
+    print(report)
+    safe_rows, labels = safety_rows(config, train, guard_dir)
+    rewards = train_rewards(config, train, safe_rows)
+    pairs = margins(config, train, rewards["safety"])
+    adapters = sweep(config, pairs)
+    rows = score(config, answers(config, held, adapters), rewards, guard_dir)
+    result = front(config, rows)
+    (out / "front.json").write_text(json.dumps(result, indent=2))
+    png = plot_front(result, out / "front.png")
+    summary = {"stage": "modpo", "finished": time.strftime("%Y-%m-%d %H:%M:%S"), **result,
+               "guard": str(guard_dir), "train_pairs": len(train), "eval_prompts": len(rows) // (1 + len(adapters)),
+               "safety_labels": labels or "dataset", "plot": str(png)}
+    marker.write_text(json.dumps(summary, indent=2, default=str))
+    return summary
