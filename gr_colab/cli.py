@@ -88,6 +88,23 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_redteam(args) -> int:
+    """Red-team the run's guard (ReverseGen), harden it; the last line printed is the figures as one JSON object."""
+    from .pipeline import run_stage
+    from .redteam import run_redteam, summary_json
+    from .report import write_report
+
+    config = _config(args)
+    _check_device(config)
+    if not config.redteam_guard_adapter and not any((config.path / s / "adapter").exists() for s in ("hsdpo", "rsft")):
+        for stage in ("prepare", "rsft"):  # no guard yet: train one first (complete stages are skipped)
+            run_stage(config, stage)
+    summary = run_redteam(config, force=args.force)
+    write_report(config)
+    print(json.dumps(summary_json(summary)))
+    return 0
+
+
 def cmd_plan(args) -> int:
     from .budget import plan_config
 
@@ -134,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
         if stage == "export":
             p.add_argument("--push", action="store_true", help="push to the Hub instead of a dry run")
         p.set_defaults(func=cmd_stage)
+    p = sub.add_parser("redteam", help="red-team the guard (ReverseGen), harden it; last line: the figures as JSON")
+    common(p)
+    p.add_argument("--force", action="store_true", help="rebuild the summary even if complete (finished iterations "
+                   "are reused: delete the run's redteam folder to start over)")
+    p.set_defaults(func=cmd_redteam)
     p = sub.add_parser("report", help="rebuild report.md / report.html from the run folder")
     common(p)
     p.set_defaults(func=cmd_report)

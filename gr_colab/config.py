@@ -99,6 +99,41 @@ class GRConfig:
     modpo_max_new_tokens: int = 256  # length of the chat answers (the guard judging them uses max_new_tokens)
     modpo_safety_labels: str = "dataset"  # dataset; guard (ties, unparsed: the dataset's id); guard-strict (dropped)
     modpo_guard_adapter: Optional[str] = None  # the guard judging cost; None: the run's HS-DPO, else R-SFT adapter
+    # --- red-teaming (notebook 08, gr_colab.redteam: ReverseGen, arXiv 2410.16736) -------------------------------
+    redteam_target: str = "guard"  # guard: a failure is a guard label unlike the reference's; chat: a chat model's
+    #                                answer the guard judges harmful (the paper's attack success)
+    redteam_reference: str = "lexicon"  # (guard) the labels compared with: lexicon (the CPU's seed-word judge) or a
+    #                                     GuardReasoner-format model id/folder, e.g. yueliu1999/GuardReasoner-1B
+    redteam_lexicon_confidence: float = 0.8  # the lexicon's Naive Bayes labels a request only when this sure
+    redteam_target_model: Optional[str] = None  # (chat) the model that answers; None: model_name, no adapter
+    redteam_response_tokens: int = 128  # (chat) new tokens per answer
+    redteam_proposer_model: Optional[str] = None  # the proposer's base model; None: model_name
+    redteam_guard_adapter: Optional[str] = None  # the guard attacked; None: the run's hsdpo, else rsft adapter
+    redteam_seeds: str = "sample_data/redteam/seeds.jsonl"  # {id, request, label, source} rows, one a line
+    redteam_heldout_fraction: float = 0.2  # of the seeds: only the held-out prompts that measure hardening use them
+    redteam_shots: int = 3  # seed requests per few-shot prompt (the paper: 3)
+    redteam_iterations: int = 2  # sample → dedup → label → pair → DPO rounds (the paper: "several")
+    redteam_prompts: int = 8  # few-shot prompts per iteration
+    redteam_samples: int = 8  # candidates sampled per prompt
+    redteam_heldout_prompts: int = 8  # prompts of held-out seeds for the before/after failure rate
+    redteam_temperature: float = 1.0  # the paper's sampling: temperature 1.0, top_p 0.9
+    redteam_top_p: float = 0.9
+    redteam_max_new_tokens: int = 48  # per candidate request (the paper allows 512)
+    redteam_dedup_threshold: float = 0.78  # MinHash Jaccard (word unigrams) at which the later text is dropped
+    redteam_num_perm: int = 128  # MinHash permutations (ReverseGen's minhash.sh)
+    redteam_warmup_items: int = 256  # few-shot items of the proposer's supervised warm-up
+    redteam_warmup_epochs: float = 1.0
+    redteam_warmup_max_steps: int = -1  # > 0 overrides the epochs
+    redteam_pairs_per_prompt: int = 4  # DPO pairs drawn from one prompt's failing x passing requests, at most
+    redteam_beta: float = 0.1  # the proposer's DPO beta (the paper's)
+    redteam_dpo_learning_rate: Optional[float] = None  # None: hsdpo_learning_rate (the paper: 5e-5)
+    redteam_dpo_epochs: float = 1.0
+    redteam_dpo_max_steps: int = -1  # > 0 overrides the epochs
+    redteam_harden_epochs: float = 3.0  # R-SFT of the guard on the failures found
+    redteam_harden_max_steps: int = -1  # > 0 overrides the epochs
+    redteam_replay_ratio: float = 1.0  # own training rows replayed per failure while hardening, against forgetting
+    redteam_teacher: Optional[str] = None  # hardening traces: None: a template reasoning to the reference label;
+    #                                        else a synthesis teacher (openai, ollama, llama.cpp, vllm, a base URL)
 
     # ------------------------------------------------------------------------------------------------------------
     def __post_init__(self):
@@ -267,6 +302,31 @@ def _validate(cfg: GRConfig) -> None:
             raise ConfigError(f"{name}: must be > 0, got {getattr(cfg, name)!r}")
     if cfg.modpo_limit is not None and cfg.modpo_limit <= 0:
         raise ConfigError(f"modpo_limit: must be a positive whole number or null, got {cfg.modpo_limit!r}")
+    _validate_redteam(cfg)
+
+
+def _validate_redteam(cfg: GRConfig) -> None:
+    if cfg.redteam_target not in ("guard", "chat"):
+        raise ConfigError(f"redteam_target: {cfg.redteam_target!r} is not allowed; choose one of guard, chat")
+    for name in ["redteam_shots", "redteam_iterations", "redteam_prompts", "redteam_samples",
+                 "redteam_heldout_prompts", "redteam_max_new_tokens", "redteam_num_perm", "redteam_warmup_items",
+                 "redteam_pairs_per_prompt", "redteam_response_tokens"]:
+        if getattr(cfg, name) <= 0:
+            raise ConfigError(f"{name}: must be a positive whole number, got {getattr(cfg, name)!r}")
+    for name in ["redteam_temperature", "redteam_beta", "redteam_warmup_epochs", "redteam_dpo_epochs",
+                 "redteam_harden_epochs"]:
+        if getattr(cfg, name) <= 0:
+            raise ConfigError(f"{name}: must be > 0, got {getattr(cfg, name)!r}")
+    if cfg.redteam_dpo_learning_rate is not None and cfg.redteam_dpo_learning_rate <= 0:
+        raise ConfigError(f"redteam_dpo_learning_rate: must be > 0 or null, got {cfg.redteam_dpo_learning_rate!r}")
+    for name, lo, hi in [("redteam_top_p", 0.0, 1.0), ("redteam_dedup_threshold", 0.0, 1.0),
+                         ("redteam_lexicon_confidence", 0.5, 1.0)]:
+        if not lo < getattr(cfg, name) <= hi:
+            raise ConfigError(f"{name}: must be in ({lo}, {hi}], got {getattr(cfg, name)!r}")
+    if not 0.0 <= cfg.redteam_heldout_fraction < 1.0:
+        raise ConfigError(f"redteam_heldout_fraction: must be in [0, 1), got {cfg.redteam_heldout_fraction!r}")
+    if cfg.redteam_replay_ratio < 0:
+        raise ConfigError(f"redteam_replay_ratio: must be >= 0, got {cfg.redteam_replay_ratio!r}")
 
 
 def _t4(**kw) -> dict:

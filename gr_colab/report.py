@@ -75,6 +75,11 @@ def sections(config: GRConfig) -> list[tuple[str, list]]:
                                                              "tokenizer_matches")} for c in ex.get("checks", [])]),
                                ("p", "Ollama: `" + ex["commands"]["create"] + "` then `" + ex["commands"]["run"]
                                 + "`.")]))
+    from .redteam_metrics import report_blocks  # chapter 08; [] when the run was not red-teamed
+
+    redteam = report_blocks(run)
+    if redteam:
+        out.append(("Red-teaming (ReverseGen)", redteam))
     return out
 
 
