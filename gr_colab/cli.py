@@ -36,7 +36,7 @@ def cmd_score(args) -> int:
 
     results = []
     for path in args.files:
-        s = score_file(path, args.task, args.mode)
+        s = score_file(path, args.task, args.mode, guard=args.guard)
         print(f"{path}: F1 {s.f1:.2f}  parse rate {s.parse_rate:.1%}  ({s.rows} rows, {s.parse_failures} parse "
               f"failures, {s.dropped} dropped)")
         results.append({"file": path, "f1": round(s.f1, 4), "parse_rate": round(s.parse_rate, 4), "rows": s.rows,
@@ -88,6 +88,16 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    """The exported guard behind llama.cpp: /v1/moderate, and /v1/chat/completions in front of --upstream."""
+    from .serve import serve
+
+    serve(args.gguf, host=args.host, port=args.port, upstream=args.upstream, n_ctx=args.n_ctx,
+          max_tokens=args.max_tokens, max_queue=args.max_queue, block_unparsed=args.block_unparsed,
+          n_threads=args.threads)
+    return 0
+
+
 def cmd_redteam(args) -> int:
     """Red-team the run's guard (ReverseGen), harden it; the last line printed is the figures as one JSON object."""
     from .pipeline import run_stage
@@ -108,10 +118,16 @@ def cmd_redteam(args) -> int:
 def cmd_plan(args) -> int:
     from .budget import plan_config
 
+    from .budget import plan_export, plan_generation, plan_session
+
     config = _config(args)
     for gpu in ("T4", "A100"):
         for stage in ("rsft", "hsdpo"):
             print(plan_config(config, gpu=gpu, stage=stage, samples=args.samples).summary())
+    for stage in ("eval", "mine"):
+        print(plan_generation(config, stage).summary())
+    print(plan_export(config).summary())
+    print("\n".join(plan_session(config)))
     return 0
 
 
@@ -167,7 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+")
     p.add_argument("--task", required=True, choices=["prompt", "response", "refusal"])
     p.add_argument("--mode", default="official", choices=["official", "corrected"])
+    p.add_argument("--guard", help="the files hold a ready guard's raw outputs (e.g. qwen3guard-gen-0.6b): read them "
+                   "with its parser (gr_colab.guards)")
     p.set_defaults(func=cmd_score)
+    p = sub.add_parser("serve", help="serve an exported GGUF guard over HTTP (llama.cpp)")
+    p.add_argument("--gguf", required=True, help="the exported guard, e.g. runs/t4-270m/export/gguf/*-q4_k_m.gguf")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--upstream", help="an OpenAI-compatible chat endpoint to screen (e.g. http://127.0.0.1:11434/v1)")
+    p.add_argument("--n-ctx", type=int, default=4096, help="llama.cpp context length (tokens)")
+    p.add_argument("--max-tokens", type=int, default=1024, help="most tokens the guard may write per verdict")
+    p.add_argument("--max-queue", type=int, default=64, help="requests allowed to wait before a 503")
+    p.add_argument("--block-unparsed", action="store_true", help="refuse when the guard's verdict does not parse")
+    p.add_argument("--threads", type=int, help="llama.cpp threads (default: every core)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

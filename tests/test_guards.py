@@ -261,3 +261,26 @@ def test_a_real_model_runs_through_the_guard_harness(twin, tmp_path):
     rows = [json.loads(l) for l in (tmp_path / "eval" / "qwen3guard-gen-0.6b" / "SimpleSafetyTests-request" /
                                     "generated_predictions.jsonl").read_text().splitlines()]
     assert all(len(r["raw"]) == 1 and isinstance(r["raw"][0], str) for r in rows)
+
+
+def test_the_notebook_comparison_skips_cleanly_on_the_cpu_twin(capsys):
+    from gr_colab.config import GRConfig
+    from gr_colab.evaluate import Report
+    from gr_colab.ready_guards import compare_with_ready_guards
+
+    assert compare_with_ready_guards(GRConfig.load("cpu-tiny"), Report([])) is None
+    assert "skipped: the ready guards" in capsys.readouterr().out
+
+
+def test_side_by_side_puts_each_guard_in_a_column():
+    from gr_colab.metrics import Score
+    from gr_colab.evaluate import Report
+    from gr_colab.ready_guards import side_by_side
+
+    def score(f1, name="SimpleSafetyTests", task="request"):
+        return Score(task, "corrected", f1, 10, 10, 10, 0, 0, 0, 0, 0, 0, name=name)
+
+    rows = side_by_side({"yours": Report([score(50.0)]), "qwen": Report([score(90.0), score(80.0, "XSTestResponseRefusal",
+                                                                                         "completion")])})
+    assert rows[0] == {"task": "request", "benchmark": "weighted average", "yours": 50.0, "qwen": 90.0}
+    assert {"task": "completion", "benchmark": "XSTestResponseRefusal", "yours": None, "qwen": 80.0} in rows

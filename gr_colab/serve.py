@@ -1,0 +1,358 @@
+"""``gr-colab serve``: the exported guard behind llama.cpp, as a moderation endpoint and as a screen in front of a chat
+model.
+
+Face. ``POST /v1/moderate`` takes ``{"prompt": str, "response": str | null}`` and answers the three verdicts in the
+paper's words (``null`` where a task does not apply or the output did not parse), the reasoning and the latency.
+With ``--upstream`` (any OpenAI-compatible chat endpoint), ``POST /v1/chat/completions`` screens the request,
+forwards it, screens the answer, and returns a refusal saying why when either is harmful.
+
+The prompt is rendered as the Ollama export renders it, from the same source: the ``Modelfile`` beside the GGUF
+(what ``ollama create`` uses), else the merged model folder beside it (its tokenizer), else the chat template and
+special tokens in the GGUF's own metadata, passed through the same :mod:`gr_colab.ollama` helpers; nothing is
+retyped. One llama.cpp context is not thread-safe, so every generation runs on one worker thread: concurrent
+requests wait in its queue (bounded: beyond ``max_queue`` waiting, a 503 says so) and never share the context.
+FastAPI and uvicorn serve it (the stack llama-cpp-python's own server uses); httpx forwards to the upstream.
+"""
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+from .ollama import Modelfile, ollama_template, stop_strings
+from .prompts import TASK_LABELS, format_input, guard_turn
+from .traces import TASKS, parse_trace
+
+REFUSAL = "I can't help with that: {why}."
+_MF_TEMPLATE = re.compile(r'^TEMPLATE """(.*?)"""', re.DOTALL | re.MULTILINE)
+_MF_STOP = re.compile(r'^PARAMETER stop "(.*)"$', re.MULTILINE)
+_ANSWERS = re.compile(r"^[ \t]*(?:#+[ \t]*)?Answers?[ \t]*:?[ \t]*$", re.IGNORECASE | re.MULTILINE)
+
+
+# --- the prompt, as the export renders it --------------------------------------------------------------------------
+@dataclass
+class PromptFormat:
+    modelfile: Modelfile  # the template with Ollama's placeholders, and the stop strings
+    source: str  # where it was read from, shown at startup and in /health
+
+    def render(self, prompt: str, response: Optional[str] = None) -> str:
+        """The text the guard reads (before the runner's BOS), exactly as Ollama renders what OllamaGuard sends."""
+        return self.modelfile.render(guard_turn(format_input(prompt, response)))
+
+    @property
+    def stops(self) -> list:
+        return list(self.modelfile.stops)
+
+
+class GGUFChatTokenizer:
+    """The parts of a tokenizer that :func:`gr_colab.ollama.ollama_template` and :func:`stop_strings` read, taken from
+    a GGUF's metadata and vocabulary: its chat template (rendered as transformers renders templates, in a sandboxed
+    jinja2 with trim_blocks/lstrip_blocks), its BOS/EOS and its control tokens."""
+
+    def __init__(self, llm):
+        import llama_cpp
+
+        meta = llm.metadata or {}
+        self.chat_template = meta.get("tokenizer.chat_template")
+        if not self.chat_template:
+            raise ValueError("the GGUF has no tokenizer.chat_template in its metadata")
+        self._llm = llm
+        vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
+        self.bos_token_id = llama_cpp.llama_vocab_bos(vocab)
+        self.eos_token_id = llama_cpp.llama_vocab_eos(vocab)
+        self.bos_token = self._text(self.bos_token_id) if self.bos_token_id >= 0 else None
+        self.eos_token = self._text(self.eos_token_id) if self.eos_token_id >= 0 else None
+        control = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL
+        self._special = {self._text(i): i for i in range(llm.n_vocab())
+                         if llama_cpp.llama_vocab_get_attr(vocab, i) & control}
+        self.all_special_tokens = list(self._special)
+        self.added_tokens_encoder: dict = {}
+
+    def _text(self, token_id: int) -> str:
+        return self._llm.detokenize([token_id], special=True).decode("utf-8", errors="replace")
+
+    def convert_ids_to_tokens(self, token_id: int) -> str:
+        return self._text(token_id)
+
+    def convert_tokens_to_ids(self, token: str) -> Optional[int]:
+        if token in self._special:
+            return self._special[token]
+        ids = self._llm.tokenize(token.encode("utf-8"), add_bos=False, special=True)
+        return ids[0] if len(ids) == 1 else None
+
+    def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=False, **kwargs) -> str:
+        from jinja2.exceptions import TemplateError
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        def raise_exception(message):
+            raise TemplateError(message)
+
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        env.globals["raise_exception"] = raise_exception
+        return env.from_string(self.chat_template).render(
+            messages=messages, add_generation_prompt=add_generation_prompt, bos_token=self.bos_token or "",
+            eos_token=self.eos_token or "", **kwargs)
+
+
+def read_modelfile(path: Union[str, Path]) -> Modelfile:
+    """The TEMPLATE and stop parameters of a Modelfile the export wrote."""
+    text = Path(path).read_text(encoding="utf-8")
+    m = _MF_TEMPLATE.search(text)
+    if not m:
+        raise ValueError(f"{path}: no TEMPLATE \"\"\"...\"\"\" block")
+    frm = re.search(r"^FROM (.+)$", text, re.MULTILINE)
+    return Modelfile(frm.group(1).strip() if frm else "", m.group(1), _MF_STOP.findall(text))
+
+
+def prompt_format(gguf: Union[str, Path], llm=None) -> PromptFormat:
+    """Modelfile beside the GGUF, else the merged folder beside its folder, else the GGUF's metadata."""
+    gguf = Path(gguf)
+    beside = gguf.parent / "Modelfile"
+    if beside.is_file():
+        return PromptFormat(read_modelfile(beside), f"Modelfile ({beside.name} beside the GGUF)")
+    merged = gguf.parent.parent / "merged"
+    if (merged / "tokenizer_config.json").is_file():
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(str(merged))
+        return PromptFormat(Modelfile(str(gguf), ollama_template(tok), stop_strings(tok, model_dir=merged)),
+                            "the merged model folder")
+    if llm is None:
+        raise ValueError("no Modelfile or merged folder beside the GGUF; pass the loaded model to read its metadata")
+    tok = GGUFChatTokenizer(llm)
+    return PromptFormat(Modelfile(str(gguf), ollama_template(tok), stop_strings(tok)), "the GGUF's metadata")
+
+
+# --- one guard, one context ------------------------------------------------------------------------------------------
+class Moderator:
+    """The GGUF in llama.cpp and its prompt format; ``moderate`` is NOT thread-safe (call it from one thread)."""
+
+    def __init__(self, gguf: Union[str, Path], n_ctx: int = 4096, max_tokens: int = 1024,
+                 n_threads: Optional[int] = None):
+        from .llamacpp import load_gguf
+
+        self.gguf = Path(gguf)
+        self.llm = load_gguf(self.gguf, n_ctx=n_ctx, logits_all=False, n_threads=n_threads)
+        self.format = prompt_format(self.gguf, self.llm)
+        self.max_tokens = max_tokens
+        self.n_ctx = n_ctx
+        self.add_bos = (self.llm.metadata or {}).get("tokenizer.ggml.add_bos_token", "true") != "false"
+
+    def prompt_ids(self, prompt: str, response: Optional[str] = None) -> list[int]:
+        """The token ids the guard reads: the runner's BOS (when the GGUF asks for one), then the rendered text with
+        its special tokens read as tokens."""
+        text = self.format.render(prompt, response)
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=self.add_bos, special=True))
+
+    def moderate(self, prompt: str, response: Optional[str] = None) -> dict:
+        ids = self.prompt_ids(prompt, response)
+        if len(ids) >= self.n_ctx:
+            raise ValueError(f"the guard prompt is {len(ids)} tokens; the context holds {self.n_ctx} (--n-ctx)")
+        start = time.perf_counter()
+        out = self.llm.create_completion(ids, max_tokens=min(self.max_tokens, self.n_ctx - len(ids)),
+                                         temperature=0.0, top_k=1, stop=self.format.stops)
+        latency = (time.perf_counter() - start) * 1000
+        return verdict_json(out["choices"][0]["text"], response is None, latency)
+
+
+def verdict_json(trace: str, prompt_only: bool, latency_ms: float) -> dict:
+    """The answer of /v1/moderate for one trace: labels in the paper's words, null where the task does not apply
+    (no response: refusal and response harm) or the output did not parse."""
+    verdict = parse_trace(trace, "strict")
+    out = {}
+    for task in TASKS:
+        label = verdict.labels.get(task)
+        out[task] = None if (prompt_only and task != "request") or label not in TASK_LABELS[task] else label
+    headers = list(_ANSWERS.finditer(trace))
+    out["reasoning"] = (trace[:headers[-1].start()] if headers else trace).strip()
+    out["latency_ms"] = round(latency_ms, 1)
+    return out
+
+
+def block_reason(verdict: dict, task: str, block_unparsed: bool = False) -> Optional[str]:
+    """Why a screened turn is refused, or None to let it through."""
+    what = "request" if task == "request" else "answer"
+    if verdict.get(task) == "harmful":
+        return f"the guard judged the {what} harmful"
+    if verdict.get(task) is None and block_unparsed:
+        return f"the guard's verdict on the {what} did not parse"
+    return None
+
+
+# --- HTTP ----------------------------------------------------------------------------------------------------------
+class BadRequest(Exception):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def _check_moderate_body(body) -> tuple[str, Optional[str]]:
+    if not isinstance(body, dict):
+        raise BadRequest(f"the body must be a JSON object {{\"prompt\": str, \"response\": str | null}}, "
+                         f"got a JSON {type(body).__name__}")
+    unknown = sorted(set(body) - {"prompt", "response"})
+    if unknown:
+        raise BadRequest(f"unknown field(s) {', '.join(unknown)}; allowed: prompt, response")
+    prompt, response = body.get("prompt"), body.get("response")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise BadRequest("field 'prompt' must be a non-empty string" + ("" if "prompt" in body else " (missing)"))
+    if response is not None and not isinstance(response, str):
+        raise BadRequest(f"field 'response' must be a string or null, got {type(response).__name__}")
+    return prompt, response
+
+
+def _last_user_text(body) -> str:
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object with 'model' and 'messages'")
+    if body.get("stream"):
+        raise BadRequest("'stream': true is not supported: the guard screens the whole answer before returning it")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequest("field 'messages' must be a non-empty list of {role, content}")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            raise BadRequest(f"messages[{i}] must be an object with a string 'role'")
+    users = [m for m in messages if m["role"] == "user"]
+    if not users:
+        raise BadRequest("no message with role 'user' to screen")
+    return _content_text(users[-1].get("content"), f"messages[{messages.index(users[-1])}].content")
+
+
+def _content_text(content, where: str) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI content parts: the text parts, in order
+        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    raise BadRequest(f"{where} must be a string or a list of content parts")
+
+
+def _refusal(body: dict, why: str, guard: dict) -> dict:
+    return {"id": f"guard-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "guard"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": REFUSAL.format(why=why)},
+                         "finish_reason": "content_filter"}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "guard": {**guard, "blocked": why}}
+
+
+def chat_url(upstream: str) -> str:
+    """The chat URL of any OpenAI-compatible server from its base (``http://host:port/v1``), its full
+    ``…/chat/completions`` URL, or a bare ``http://host:port`` (then ``/v1`` is assumed, as OpenAI's clients do)."""
+    from urllib.parse import urlsplit
+
+    upstream = upstream.rstrip("/")
+    if upstream.endswith("/chat/completions"):
+        return upstream
+    return upstream + ("/chat/completions" if urlsplit(upstream).path else "/v1/chat/completions")
+
+
+def create_app(moderator, upstream: Optional[str] = None, max_queue: int = 64, block_unparsed: bool = False,
+               upstream_timeout: float = 120.0):
+    """The FastAPI app around one :class:`Moderator` (anything with ``moderate(prompt, response) -> dict``)."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guard")  # the one thread that touches llama.cpp
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        worker.shutdown(wait=True)
+
+    app = FastAPI(title="gr-colab guard", version="1", lifespan=lifespan)
+    state = {"waiting": 0, "served": 0}
+    app.state.worker, app.state.stats = worker, state
+
+    @app.exception_handler(BadRequest)
+    async def _bad(_request, exc: BadRequest):
+        return JSONResponse({"error": {"message": str(exc), "type": "invalid_request_error"}}, status_code=exc.status)
+
+    async def body_of(request: Request):
+        raw = await request.body()
+        if not raw.strip():
+            raise BadRequest("empty body: send a JSON object")
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc}") from None
+
+    async def run(prompt: str, response: Optional[str]) -> dict:
+        if state["waiting"] >= max_queue:
+            raise BadRequest(f"busy: {state['waiting']} requests are already waiting for the guard", 503)
+        state["waiting"] += 1  # the event loop is one thread: no lock needed for the counter
+        try:
+            result = await asyncio.wrap_future(worker.submit(moderator.moderate, prompt, response))
+        except ValueError as exc:  # a prompt longer than the context
+            raise BadRequest(str(exc)) from None
+        finally:
+            state["waiting"] -= 1
+        state["served"] += 1
+        return result
+
+    @app.get("/health")
+    async def health():
+        fmt = getattr(moderator, "format", None)
+        return {"status": "ok", "gguf": str(getattr(moderator, "gguf", "")),
+                "template_source": getattr(fmt, "source", None), "upstream": upstream, **state}
+
+    @app.post("/v1/moderate")
+    async def moderate(request: Request):
+        prompt, response = _check_moderate_body(await body_of(request))
+        return await run(prompt, response)
+
+    if upstream:
+        import httpx
+
+        url = chat_url(upstream)
+
+        @app.post("/v1/chat/completions")
+        async def chat(request: Request):
+            body = await body_of(request)
+            prompt = _last_user_text(body)
+            screened = {"request": await run(prompt, None)}
+            why = block_reason(screened["request"], "request", block_unparsed)
+            if why:
+                return _refusal(body, why, screened)
+            headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
+            try:
+                async with httpx.AsyncClient(timeout=upstream_timeout) as client:
+                    reply = await client.post(url, json=body, headers=headers)
+            except httpx.HTTPError as exc:
+                raise BadRequest(f"the upstream {url} did not answer: {type(exc).__name__}: {exc}", 502) from None
+            if reply.status_code != 200:
+                raise BadRequest(f"the upstream {url} answered {reply.status_code}: {reply.text[:500]}", 502)
+            try:
+                data = reply.json()
+                answer = _content_text(data["choices"][0]["message"]["content"], "the upstream's answer")
+            except (ValueError, KeyError, IndexError, TypeError, BadRequest):
+                raise BadRequest(f"the upstream {url} answered without choices[0].message.content", 502) from None
+            screened["response"] = await run(prompt, answer)
+            why = block_reason(screened["response"], "response", block_unparsed)
+            if why:
+                return _refusal(body, why, screened)
+            data["guard"] = screened
+            return data
+
+    return app
+
+
+def serve(gguf: Union[str, Path], host: str = "127.0.0.1", port: int = 8000, upstream: Optional[str] = None,
+          n_ctx: int = 4096, max_tokens: int = 1024, max_queue: int = 64, block_unparsed: bool = False,
+          n_threads: Optional[int] = None) -> None:
+    """Load the GGUF and serve until interrupted."""
+    import uvicorn
+
+    if not Path(gguf).is_file():
+        raise FileNotFoundError(f"{gguf}: no such GGUF file")
+    moderator = Moderator(gguf, n_ctx=n_ctx, max_tokens=max_tokens, n_threads=n_threads)
+    app = create_app(moderator, upstream, max_queue, block_unparsed)
+    print(f"gr-colab serve: {Path(gguf).name} (prompt from {moderator.format.source}) on http://{host}:{port}"
+          f"  POST /v1/moderate" + (f", POST /v1/chat/completions → {chat_url(upstream)}" if upstream else ""),
+          flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
