@@ -164,6 +164,8 @@ def arch_of(config) -> Arch:
 def plan_config(config, gpu: str = "T4", stage: str = "rsft", samples: Optional[int] = None,
                 mean_tokens: Optional[float] = None) -> Plan:
     """The plan for a :class:`GRConfig`; the sample count defaults to its ``train_limit`` x 4 splits."""
+    if samples is None and stage == "hsdpo" and config.mine_limit:
+        samples = config.mine_limit  # HS-DPO trains on the mined pairs: at most one per sampled item
     if samples is None:
         files = 4 if any(str(f).rstrip("/").endswith("GuardReasonerTrain") for f in config.train_files) \
             else len(config.train_files)
@@ -174,6 +176,97 @@ def plan_config(config, gpu: str = "T4", stage: str = "rsft", samples: Optional[
                 batch_size=config.rsft_batch_size if stage == "rsft" else config.hsdpo_batch_size,
                 lora_r=config.lora_r, load_in_4bit=config.load_in_4bit, arch=arch_of(config),
                 gradient_checkpointing=config.gradient_checkpointing, optim_8bit="8bit" in config.optim)
+
+
+OUTPUT_TOKENS = 400.0  # a trained guard's trace; an untrained base model writes up to max_new_tokens
+PROMPT_TOKENS = 300.0  # instruction + interaction
+COLAB_RAM_GB = 12.7  # a free Colab runtime's RAM (the export's verification loads models there, not on the GPU)
+
+
+@dataclass
+class StagePlan:
+    """Time and memory of a stage that is not a training run (generation, export), or of the whole course."""
+    stage: str
+    gpu: str
+    hours: float
+    peak_gb: float  # GPU memory (generation) or RAM (export)
+    notes: list = field(default_factory=list)
+
+    def summary(self) -> str:
+        where = "RAM" if self.stage == "export" else "GPU"
+        lines = [f"{self.stage} on a {self.gpu}: ≈ {self.hours * 60:.0f} min, peak ≈ {self.peak_gb:.1f} GB {where}"]
+        return "\n".join(lines + [f"  {n}" for n in self.notes])
+
+
+def _tokens_per_second(config, gpu: str) -> float:
+    total = arch_of(config).params()["total"]
+    return GENERATION_TOKENS_PER_SEC[gpu] * 1.236e9 / max(total, 1.0)  # decode is memory-bound: ~1/size
+
+
+def plan_generation(config, stage: str = "eval", gpu: str = "T4") -> StagePlan:
+    """Evaluation (three variants: base, R-SFT, HS-DPO, on every benchmark) or mining (k samples per item)."""
+    arch = arch_of(config)
+    if stage == "eval":
+        items = len(config.eval_benchmarks) * (config.eval_limit or 1000)
+        tokens = items * (config.max_new_tokens + 2 * min(OUTPUT_TOKENS, config.max_new_tokens))  # base runs long
+    elif stage == "mine":
+        items = config.mine_limit or (config.train_limit or 2000) * 4
+        tokens = items * config.hsdpo_k * min(OUTPUT_TOKENS, config.max_new_tokens)
+    else:
+        raise ValueError("stage must be 'eval' or 'mine'")
+    batch = config.gen_batch_size * (config.hsdpo_k if stage == "mine" else 1)
+    seq = PROMPT_TOKENS + config.max_new_tokens
+    kv = batch * seq * arch.layers * 2 * arch.kv_heads * arch.hd * 2
+    logits = batch * arch.vocab * 4
+    weights = (arch.params()["linear"] * (0.56 if config.load_in_4bit else 2.0) + arch.params()["embed"] * 2)
+    peak = (weights + kv + logits) / 1e9 + CUDA_OVERHEAD_GB
+    return StagePlan(stage, gpu, tokens / _tokens_per_second(config, gpu) / 3600, peak,
+                     [f"{tokens / 1e6:.1f}M generated tokens at ≈ {_tokens_per_second(config, gpu):.0f} tokens/s"])
+
+
+def plan_export(config) -> StagePlan:
+    """RAM and disk of the export: the merged 16-bit model, the GGUF files, and their verification (the merged
+    model's greedy reference is computed once, then each GGUF is loaded alone)."""
+    total = arch_of(config).params()["total"]
+    merged = total * 2 / 1e9
+    sizes = {"f16": 2.0, "q8_0": 1.07, "q4_k_m": 0.6}
+    gguf = sum(total * sizes[k] for k in set(config.gguf_types) | ({"f16"} if "q4_k_m" in config.gguf_types
+                                                                    else set())) / 1e9
+    ram = max(merged, total * 2 / 1e9) + 1.0  # the merge / the reference in 16-bit, or the largest GGUF, + Python
+    notes = [f"disk: merged ≈ {merged:.1f} GB (scratch), GGUF ≈ {gguf:.1f} GB (kept: "
+             f"{', '.join(config.gguf_types)})"]
+    if ram > COLAB_RAM_GB:
+        notes.append(f"⚠ needs ≈ {ram:.1f} GB of RAM, a free Colab runtime has {COLAB_RAM_GB} GB")
+    return StagePlan("export", "T4", total / 1e9 * 0.05, ram, notes)
+
+
+def plan_parts(config, gpu: str = "T4") -> list:
+    """(notebook, plan) for each notebook that trains, generates or exports."""
+    return [("03 R-SFT", plan_config(config, gpu=gpu, stage="rsft")), ("04 evaluation", plan_generation(config)),
+            ("05 mining", plan_generation(config, "mine")), ("06 HS-DPO", plan_config(config, gpu=gpu,
+                                                                                       stage="hsdpo")),
+            ("07 export", plan_export(config))]
+
+
+def plan_session(config, gpu: str = "T4", session_hours: float = FREE_SESSION_HOURS) -> list[str]:
+    """One line per stage and the whole course, and how it spans sessions when it does not fit in one."""
+    parts = plan_parts(config, gpu)
+    lines = [f"{name}: ≈ {p.hours * 60:.0f} min, peak ≈ {p.peak_gb:.1f} GB" for name, p in parts]
+    total = sum(p.hours for _, p in parts)
+    lines.append(f"the whole course with {config.preset}: ≈ {total:.1f} h")
+    if total > session_hours:
+        sessions, spent = [[]], 0.0
+        for name, p in parts:  # greedily, in notebook order
+            if sessions[-1] and spent + p.hours > session_hours * 0.9:
+                sessions.append([])
+                spent = 0.0
+            sessions[-1].append(name.split()[0])
+            spent += p.hours
+        plan_text = "; ".join(f"session {i}: notebooks {', '.join(s)}" for i, s in enumerate(sessions, 1))
+        lines.append(f"more than one free session ({session_hours:.0f} h): {plan_text}. Every stage saves to the "
+                     "run folder on Drive: a finished stage is skipped, an interrupted one resumes from its last "
+                     "checkpoint when you run its notebook again")
+    return lines
 
 
 def mean_tokens_of(rows: list, chars_per_token: float = CHARS_PER_TOKEN) -> float:

@@ -1,8 +1,10 @@
 """The first cell of every notebook: where am I, what GPU, where do files go, and the Hub token.
 
-Face helper. On Colab: mounts Drive when the run folder is on it (so a disconnect keeps checkpoints), reads the
-``HF_TOKEN`` secret into the environment for ``huggingface_hub`` (never printing it), and says which GPU there is.
-Elsewhere it only reports.
+Face helper. On Colab: installs the kit as Unsloth's notebooks do (:func:`install`), puts the run folder on Drive
+(so a disconnect keeps checkpoints), reloads the run's saved config, refuses a notebook whose prerequisite stage is
+missing (:func:`start`), reads the ``HF_TOKEN`` secret into the environment for ``huggingface_hub`` (never
+printing it), and says which GPU there is. Elsewhere it only reports. Every Colab branch runs in the tests under a
+stand-in ``google.colab`` module.
 """
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-DRIVE_ROOT = "/content/drive"  # where Colab mounts Google Drive
-REPO = "gr-colab/gr-colab"  # the kit's GitHub repository, for the Open-in-Colab links and the install cell
-
-
-def in_colab() -> bool:
-    return "google.colab" in sys.modules
+from .runtime import DRIVE_ROOT, DRIVE_RUNS, LOCAL_RUNS, in_colab  # noqa: F401 (re-exported for notebooks)
+REPO_URL = "https://github.com/gr-colab/gr-colab"  # the kit's repository: notebooks, README and install read this
+KIT_ROOT = Path(__file__).resolve().parent.parent  # the kit's checkout (requirements.txt, scripts/)
+INSTALLED_MARKER = Path("/content/.gr_colab_installed")  # one install per Colab session
+# Stage → the notebook that makes it: a notebook opened in a fresh runtime names the one to run first.
+MADE_BY = {"prepare": "03_rsft", "rsft": "03_rsft", "eval": "04_evaluation", "mine": "05_mining",
+           "hsdpo": "06_hsdpo", "export": "07_export"}
+PLANNED = {"03": "03 R-SFT", "04": "04 evaluation", "05": "05 mining", "06": "06 HS-DPO", "07": "07 export"}
 
 
 @dataclass
@@ -76,3 +80,151 @@ def load_hub_token() -> bool:
             os.environ["HF_TOKEN"] = token
             return True
     return False
+
+
+class MissingStage(SystemExit):
+    """A notebook's prerequisite is not in the run folder. A SystemExit, so "Run all" stops on one line instead of
+    re-running an earlier stage behind the student's back."""
+
+
+def install(run=None, requirements: Optional[Path] = None, quiet: bool = True) -> Optional[list]:
+    """The Colab install, Unsloth-style; elsewhere nothing (the setup script did it). Returns the commands run.
+
+    Colab's own torch is kept: it is never in the install list and a constraints file pins it to the installed
+    version, so no package can pull another (several GB, and a restart). Unsloth and unsloth_zoo come with
+    ``--no-deps`` (their declared dependencies would re-resolve torch); every other pin is requirements.txt's. Then
+    the kit itself, the versions, and ``import unsloth`` before anything imports trl or transformers.
+    """
+    if not in_colab():
+        return None
+    import subprocess
+    from importlib import metadata
+
+    run = run or (lambda cmd: subprocess.run(cmd, check=True))
+    requirements = Path(requirements or KIT_ROOT / "requirements.txt")
+    text = requirements.read_text()
+    if INSTALLED_MARKER.exists() and INSTALLED_MARKER.read_text() == text:
+        print("gr-colab: already installed in this session")
+        return []
+    torch_version = metadata.version("torch").split("+")[0]
+    pins = [line.split("#")[0].strip() for line in text.splitlines()]
+    pins = [p for p in pins if p and not p.startswith("-")]
+    torch_bound = next((p for p in pins if _name(p) == "torch"), None)
+    no_deps = [p for p in pins if _name(p) in ("unsloth", "unsloth_zoo")]
+    rest = [p for p in pins if _name(p) not in ("torch", "unsloth", "unsloth_zoo")]
+    constraints = Path("/tmp/gr_colab_constraints.txt")
+    constraints.write_text(f"torch=={torch_version}\n")
+    q = ["-q"] if quiet else []
+    pip = [sys.executable, "-m", "pip", "install", *q]
+    commands = [pip + ["--no-deps", *no_deps], pip + ["-c", str(constraints), *rest],
+                pip + ["--no-deps", "-e", str(KIT_ROOT)]]
+    print(f"gr-colab: installing on Colab (keeping torch {torch_version}; {torch_bound or 'no torch bound'}) ...")
+    for cmd in commands:
+        run(cmd)
+    print("versions: " + ", ".join(f"{n} {_version(n)}" for n in ("torch", "unsloth", "transformers", "trl",
+                                                                   "peft", "datasets", "bitsandbytes")))
+    INSTALLED_MARKER.write_text(text)
+    import_unsloth_first()
+    return commands
+
+
+def _name(pin: str) -> str:
+    import re
+
+    return re.split(r"[<>=!~\[ ;]", pin, maxsplit=1)[0].strip().lower().replace("-", "_")
+
+
+def _version(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def import_unsloth_first() -> bool:
+    """Import Unsloth before trl and transformers (it patches them at import); True when it loaded. Without a GPU
+    Unsloth refuses to import, and the kit takes the transformers path."""
+    import importlib.util
+
+    if importlib.util.find_spec("unsloth") is None:
+        return False
+    late = [m for m in ("trl", "transformers", "peft") if m in sys.modules and "unsloth" not in sys.modules]
+    try:
+        import unsloth  # noqa: F401
+    except Exception as exc:  # no GPU, or a broken install: said, and the transformers path runs
+        print(f"Unsloth not loaded ({type(exc).__name__}: {str(exc)[:120]}); the transformers path runs")
+        return False
+    if late:
+        print(f"⚠ {', '.join(late)} were imported before Unsloth, which then cannot patch them: Runtime > Restart "
+              "session, and run the Setup cell first")
+    return True
+
+
+def drive_run_dir(preset: str, mount=None) -> str:
+    """The run folder on Drive (mounted here); when Drive cannot be mounted, a local folder and a clear warning."""
+    try:
+        if mount is not None:
+            mount(DRIVE_ROOT)
+        else:
+            from google.colab import drive  # type: ignore
+
+            drive.mount(DRIVE_ROOT)
+        return f"{DRIVE_RUNS}/{preset}"
+    except Exception as exc:
+        local = f"{LOCAL_RUNS}/{preset}"
+        print(f"⚠ Google Drive could not be mounted ({type(exc).__name__}: {exc}). The run folder is {local}, which a "
+              "disconnect erases: checkpoints will not survive. Mount Drive (the folder icon on the left) and run "
+              "this cell again to keep them.")
+        return local
+
+
+def start(preset: str = "auto", overrides: Optional[dict] = None, notebook: Optional[str] = None,
+          needs: tuple = ()):
+    """The config for a notebook: ``auto`` resolved, the run folder on Drive on Colab, the run's saved config
+    reloaded when an earlier notebook wrote one, the session checked, the planner's estimate for this notebook, and
+    the stages it needs checked (:class:`MissingStage` names the notebook to run first). Returns (config, env)."""
+    from .config import GRConfig, resolve_preset
+
+    name = resolve_preset(preset)
+    overrides = dict(overrides or {})
+    if in_colab() and "run_dir" not in overrides:
+        overrides["run_dir"] = drive_run_dir(name)
+    config = GRConfig.load(name, **overrides)
+    saved = config.path / "config.yaml"
+    if saved.exists():
+        config = GRConfig.load(saved, **overrides)
+        print(f"reloaded this run's config from {saved} (OVERRIDES applied on top)")
+    env = setup(config, mount_drive=False)
+    if notebook:
+        print(planner_line(config, notebook))
+    require(config, needs, notebook)
+    return config, env
+
+
+def require(config, stages, notebook: Optional[str] = None) -> None:
+    from .pipeline import is_complete
+
+    for stage in stages:
+        if not is_complete(config, stage):
+            first = MADE_BY[stage]
+            raise MissingStage(f"{notebook or 'this notebook'} needs the {stage} stage of the run in {config.run_dir}, "
+                               f"and it is not there: run notebooks/{first}.ipynb first (same PRESET and OVERRIDES)")
+
+
+def planner_line(config, notebook: str) -> str:
+    """The planner's time and memory for this notebook's stage on a T4, for the chosen preset."""
+    key = PLANNED.get(notebook[:2])
+    if key is None:
+        return f"{notebook}: no training or generation here; seconds to minutes"
+    if config.preset.startswith("cpu-"):
+        return (f"{key}: preset {config.preset} runs on this CPU (the twin: minutes; cpu-270m: much longer); the "
+                "planner's T4 figures are for the t4-* presets (`gr-colab plan --preset t4-270m`)")
+    from .budget import plan_parts, plan_session
+
+    plan = dict(plan_parts(config))[key]
+    lines = [f"planner, {key} with {config.preset} on a T4: {plan.summary().splitlines()[0]}"]
+    lines += [line for line in plan.summary().splitlines()[1:] if "⚠" in line]
+    lines += [line for line in plan_session(config) if line.startswith("more than one")]
+    return "\n".join(lines)

@@ -34,7 +34,7 @@ class GRConfig:
     task_format: str = "guardreasoner"  # guardreasoner (three tasks) or six_policy (the Colab guide's format)
     # --- data ----------------------------------------------------------------------------------------------------
     train_files: list = field(default_factory=lambda: list(SAMPLE_TRAIN))  # files or hf://<dataset id>[:split]
-    train_limit: Optional[int] = None  # rows per file, for quick runs
+    train_limit: Optional[int] = None  # rows taken from each training file (each Hub split counts as one file)
     skip_bad_rows: bool = False  # False: the first bad row stops with its file, row and field
     holdout_fraction: float = 0.1  # of the training rows, kept out of R-SFT to measure it
     reasoning: str = "full"  # full: the paper's traces; answers: the Answers block alone (short outputs, no trace)
@@ -81,8 +81,11 @@ class GRConfig:
     hsdpo_max_steps: int = -1
     hsdpo_weight_range: list = field(default_factory=lambda: [0.8, 1.2])
     # --- export --------------------------------------------------------------------------------------------------
-    gguf_types: list = field(default_factory=lambda: ["f16", "q8_0", "q4_k_m"])
+    gguf_types: list = field(default_factory=lambda: ["f16", "q8_0", "q4_k_m"])  # the files kept (and verified)
+    scratch_dir: Optional[str] = None  # big intermediates (merged weights, an f16 made only for q4_k_m); None:
+    # inside run_dir, except on Colab with run_dir on Drive, where they go to Colab's local disk (Drive: 15 GB free)
     hub_repo: Optional[str] = None  # e.g. "your-name/guardreasoner-1b-lora"; pushing needs HF_TOKEN
+    hub_push: bool = False  # True: notebook 07 uploads to hub_repo (needs HF_TOKEN); False: a dry run, files listed
     hub_private: bool = True
     # --- MODPO, chapter 09: a chat model helpful and safe (paper: beta 0.1, lr 5e-4, 3 epochs, w 0.1/0.5/0.9) ------
     modpo_data: str = "hf://PKU-Alignment/PKU-SafeRLHF-10K"  # PKU-SafeRLHF-shaped rows: hf://id, a file or a folder
@@ -148,8 +151,8 @@ class GRConfig:
             data = _from_mapping(source, "the dict")
         elif source is None:
             data = dict(PRESETS["cpu-tiny"])
-        elif str(source) in PRESETS:
-            data = dict(PRESETS[str(source)])
+        elif str(source) == AUTO or str(source) in PRESETS:
+            data = dict(PRESETS[resolve_preset(str(source))])
         elif Path(source).suffix in (".yaml", ".yml") or Path(source).exists():
             data = _from_yaml(Path(source))
         else:
@@ -178,6 +181,22 @@ class GRConfig:
     @property
     def is_twin(self) -> bool:
         return self.model_name == TWIN
+
+
+AUTO = "auto"  # the notebooks' default preset: t4-270m on a GPU, cpu-tiny without one
+
+
+def resolve_preset(name: str) -> str:
+    """``auto`` → ``t4-270m`` when a CUDA GPU is visible (a Colab T4), else ``cpu-tiny``; any other name as is."""
+    if name != AUTO:
+        return name
+    try:
+        import torch
+
+        gpu = torch.cuda.is_available()
+    except ImportError:
+        gpu = False
+    return "t4-270m" if gpu else "cpu-tiny"
 
 
 class ConfigError(ValueError):
@@ -361,10 +380,12 @@ PRESETS: dict[str, dict] = {
                      hsdpo_beta=0.1, gguf_types=["f16", "q8_0", "q4_k_m"]),
     # The workshop fast lane: minutes on a T4, a GGUF of about 250 MB. Small enough for 16-bit LoRA.
     "t4-270m": _t4(preset="t4-270m", run_dir="runs/t4-270m", model_name="unsloth/gemma-3-270m-it",
-                   load_in_4bit=False, rsft_batch_size=8, rsft_grad_accum=2, train_limit=3000),
-    "t4-1b": _t4(preset="t4-1b", run_dir="runs/t4-1b", model_name="unsloth/Llama-3.2-1B-Instruct"),
+                   load_in_4bit=False, rsft_batch_size=2, rsft_grad_accum=8, train_limit=3000),  # batch 2: Gemma's
+    # 262k-word vocabulary makes the logits the biggest tensor (batch 8 needs ~16 GB: `gr-colab plan`)
+    "t4-1b": _t4(preset="t4-1b", run_dir="runs/t4-1b", model_name="unsloth/Llama-3.2-1B-Instruct",
+                 gguf_types=["q8_0", "q4_k_m"]),  # what is kept on Drive (15 GB free); f16 is scratch
     "t4-3b": _t4(preset="t4-3b", run_dir="runs/t4-3b", model_name="unsloth/Llama-3.2-3B-Instruct",
-                 rsft_batch_size=1, rsft_grad_accum=8, gen_batch_size=8, train_limit=1000),
+                 rsft_batch_size=1, rsft_grad_accum=8, gen_batch_size=8, train_limit=1000, gguf_types=["q4_k_m"]),
     "a100-8b": _t4(preset="a100-8b", run_dir="runs/a100-8b", model_name="unsloth/Meta-Llama-3.1-8B-Instruct",
                    dtype="bfloat16", optim="adamw_torch", rsft_batch_size=8, rsft_grad_accum=4,
                    train_limit=None, eval_limit=None, max_new_tokens=2048, gen_batch_size=32,

@@ -100,43 +100,68 @@ def _copy_sentencepiece_model(base: str, out: Path) -> None:
         shutil.copyfile(src, out / "tokenizer.model")
 
 
-def _hf_greedy(model_dir: Path, ids: list[int], n: int):
-    """Greedy continuation and first-step logits of the merged model, in float32 on the CPU."""
+REFERENCE_FP32_MAX_PARAMS = 1.5e9  # above this the CPU reference runs in bfloat16: a 3B model in float32 is 13 GB,
+# more than Colab's 12.7 GB of RAM
+
+
+def hf_reference(model_dir: Path, ids: list[int], n: int) -> tuple[list, "object"]:
+    """Greedy continuation and first-step logits of the merged model, computed once per export and then freed, so
+    that only one model (this one, then each GGUF in turn) is ever in memory: on a GPU in 16-bit, else on the CPU in
+    float32 for small models and bfloat16 for large ones."""
+    import gc
+
     import torch
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=torch.float32, use_safetensors=True).eval()
+    cuda = torch.cuda.is_available()
+    big = _param_count(Path(model_dir)) > REFERENCE_FP32_MAX_PARAMS
+    dtype = torch.float16 if cuda else torch.bfloat16 if big else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype, use_safetensors=True,
+                                                 device_map={"": 0} if cuda else None).eval()
+    device = "cuda" if cuda else "cpu"
     with torch.inference_mode():
-        first = model(torch.tensor([ids])).logits[0, -1].float()
-        out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                             max_new_tokens=n, do_sample=False, temperature=None, top_p=None, top_k=None,
-                             eos_token_id=None, pad_token_id=0, min_new_tokens=n)
-    return out[0, len(ids):].tolist(), first
+        x = torch.tensor([ids], device=device)
+        first = model(x).logits[0, -1].float().cpu()
+        out = model.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=n, do_sample=False,
+                             temperature=None, top_p=None, top_k=None, eos_token_id=None, pad_token_id=0,
+                             min_new_tokens=n)
+    tokens = out[0, len(ids):].tolist()
+    del model, out
+    gc.collect()
+    if cuda:
+        torch.cuda.empty_cache()
+    return tokens, first
+
+
+def check_ids(tokenizer) -> tuple[str, list[int]]:
+    from .models import render_prompt
+
+    text = render_prompt(tokenizer, user_content(CHECK_PROMPT))
+    return text, tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
 def verify_gguf(gguf_path: Union[str, Path], merged_dir: Union[str, Path], kind: str, tokenizer,
-                n_tokens: int = 24, seconds: float = 0.0) -> GGUFCheck:
-    """Load in llama.cpp; compare greedy tokens and logits with the merged model; check template and tokenizer."""
+                n_tokens: int = 24, seconds: float = 0.0, reference=None) -> GGUFCheck:
+    """Load in llama.cpp; compare greedy tokens and logits with the merged model's (``reference`` from
+    :func:`hf_reference`, computed here when not given); check template and tokenizer."""
     import numpy as np
 
     from .llamacpp import load_gguf
-    from .models import render_prompt
 
     path = Path(gguf_path)
-    text = render_prompt(tokenizer, user_content(CHECK_PROMPT))
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    text, ids = check_ids(tokenizer)
     notes = []
+    hf_tokens, hf_logits = reference or hf_reference(Path(merged_dir), ids, n_tokens)
     try:
         llm = load_gguf(path, n_ctx=max(512, len(ids) + n_tokens + 8))
     except Exception as exc:  # a GGUF llama.cpp cannot load is the finding, reported
         return GGUFCheck(kind, str(path), path.stat().st_size / 1e6, seconds, False, False, 0.0, 0, float("nan"),
                          None, None, [f"llama.cpp could not load it: {exc}"])
-    hf_tokens, hf_logits = _hf_greedy(Path(merged_dir), ids, n_tokens)
     llm.reset()
     llm.eval(ids)
     cpp_first = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float32)
     cpp_tokens = []
-    for _ in range(n_tokens):  # greedy by hand from the same ids: no sampler, no tokenizer in between
+    for _ in range(len(hf_tokens)):  # greedy by hand from the same ids: no sampler, no tokenizer in between
         nxt = int(np.argmax(llm.scores[llm.n_tokens - 1]))
         cpp_tokens.append(nxt)
         llm.eval([nxt])
@@ -174,21 +199,27 @@ def verify_gguf(gguf_path: Union[str, Path], merged_dir: Union[str, Path], kind:
 
 
 def export_gguf(merged_dir: Union[str, Path], out_dir: Union[str, Path], kinds: list[str], name: str,
-                tokenizer=None) -> list[GGUFCheck]:
-    """Write each GGUF type (q4_k_m from the f16 file), verify each, and return the checks."""
-    from .llamacpp import convert_to_gguf, quantize_gguf
+                tokenizer=None, scratch_dir: Union[str, Path, None] = None) -> list[GGUFCheck]:
+    """Write each GGUF type (q4_k_m from the f16 file), verify each, and return the checks. An f16 file made only
+    as the quantizer's input goes to ``scratch_dir`` (Colab's local disk, not Drive) and is deleted after."""
+    from .llamacpp import convert_to_gguf, ensure_tools, quantize_gguf
 
+    ensure_tools()
     merged_dir, out_dir = Path(merged_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if tokenizer is None:
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(str(merged_dir))
+        from .models import prepare_tokenizer
+
+        tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(str(merged_dir)))
     n_params = _param_count(merged_dir)
+    reference = hf_reference(merged_dir, check_ids(tokenizer)[1], 24)  # once, before any GGUF is loaded
     checks, paths = [], {}
     for kind in [k for k in ("f16", "q8_0", "q4_k_m") if k in kinds or (k == "f16" and "q4_k_m" in kinds)]:
-        target = out_dir / f"{name}-{kind}.gguf"
-        check_disk(out_dir, n_params * BYTES_PER_PARAM[kind] + 50e6, f"{target.name}")
+        folder = out_dir if kind in kinds or scratch_dir is None else Path(scratch_dir)
+        target = folder / f"{name}-{kind}.gguf"
+        check_disk(folder, n_params * BYTES_PER_PARAM[kind] + 50e6, f"{target.name}")
         start = time.time()
         if kind == "q4_k_m":
             quantize_gguf(paths["f16"], target, "q4_k_m")
@@ -196,7 +227,8 @@ def export_gguf(merged_dir: Union[str, Path], out_dir: Union[str, Path], kinds: 
             convert_to_gguf(merged_dir, target, kind)
         paths[kind] = target
         if kind in kinds:
-            checks.append(verify_gguf(target, merged_dir, kind, tokenizer, seconds=time.time() - start))
+            checks.append(verify_gguf(target, merged_dir, kind, tokenizer, seconds=time.time() - start,
+                                      reference=reference))
     if "f16" not in kinds and "f16" in paths:
         paths["f16"].unlink()  # only the quantizer's input: not asked for, not kept
     (out_dir / "gguf_checks.json").write_text(json.dumps([asdict(c) for c in checks], indent=2))

@@ -57,6 +57,48 @@ def find_converter(search: Optional[Union[PathLike, Iterable[PathLike]]] = None)
                             "folder that has it).")
 
 
+def ensure_tools(run=None) -> Path:
+    """llama.cpp's converter and quantizer, installed when they are missing on Colab; elsewhere a clear error.
+
+    On Colab the kit's own ``scripts/install_llamacpp.sh`` runs (one route for every machine: the sdist's converter,
+    no compile, for f16 and q8_0; the quantizer for q4_k_m compiles llama.cpp once, about 8 minutes on Colab's 2
+    cores) into a folder on Drive when Drive is mounted, so after a reconnect the built wheel is reinstalled in
+    seconds instead of compiled again. Its output is streamed as progress.
+    """
+    missing = None
+    try:
+        script = find_converter()
+        _llama_cpp()
+        return script
+    except (FileNotFoundError, ImportError) as exc:
+        missing = exc
+    from .runtime import DRIVE_ROOT, DRIVE_RUNS, in_colab
+
+    if not in_colab():
+        raise missing
+    dest = os.environ.get(ENV_VAR) or (f"{DRIVE_RUNS}/llama.cpp-{VERSION}" if os.path.ismount(DRIVE_ROOT) or
+                                       Path(DRIVE_ROOT, "MyDrive").is_dir() else f"/content/llama.cpp-{VERSION}")
+    print(f"llama.cpp is not installed ({missing}). Installing it into {dest}: the converter takes a minute; the "
+          "quantizer compiles once (about 8 minutes on Colab), and the build is kept there for the next session.",
+          flush=True)
+    env = {**os.environ, ENV_VAR: dest, "PY": sys.executable}
+    cmd = ["bash", str(REPO_ROOT / "scripts" / "install_llamacpp.sh")]
+    if run is not None:
+        run(cmd, env)
+    else:
+        with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+            for line in proc.stdout:  # progress, as the script prints it
+                print(line.rstrip(), flush=True)
+        if proc.returncode:
+            raise RuntimeError(f"installing llama.cpp failed (exit {proc.returncode}); see the lines above. "
+                               "docs/troubleshooting.md has the common causes (disk, cmake).")
+    os.environ[ENV_VAR] = dest
+    import importlib
+
+    importlib.invalidate_caches()
+    return find_converter()
+
+
 def _tail(text: str, lines: int = 30) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 

@@ -160,16 +160,20 @@ def export_stage(config: GRConfig, push: bool = False) -> dict:
     from .hub import model_card, push as hub_push
     from .ollama import write_modelfile
 
+    from .runtime import SCRATCH, on_drive
+
     adapter = config.path / ("hsdpo" if (config.path / "hsdpo" / "adapter").exists() else "rsft") / "adapter"
     out = config.path / "export"
-    merged = merge_adapter(config, adapter, out / "merged")
+    scratch = Path(config.scratch_dir) if config.scratch_dir else (
+        Path(SCRATCH) / config.preset if on_drive(config.run_dir) else out)  # Drive keeps only what you keep
+    merged = merge_adapter(config, adapter, scratch / "merged")
     name = f"guardreasoner-{config.preset}"
     from transformers import AutoTokenizer
 
     from .models import prepare_tokenizer
 
     tok = prepare_tokenizer(AutoTokenizer.from_pretrained(str(merged)))
-    checks = export_gguf(merged, out / "gguf", list(config.gguf_types), name, tokenizer=tok)
+    checks = export_gguf(merged, out / "gguf", list(config.gguf_types), name, tokenizer=tok, scratch_dir=scratch)
     gguf_for_ollama = next((c.path for c in checks if c.kind == "q4_k_m"), checks[0].path if checks else None)
     modelfile, commands = write_modelfile(tok, gguf_for_ollama, out / "gguf", name, num_predict=config.max_new_tokens,
                                           model_dir=merged)
@@ -202,7 +206,13 @@ def run_stage(config: GRConfig, stage: str, force: bool = False, **kwargs) -> di
         print(f"== {stage}: already complete, skipped ({_marker(config, stage)})")
         return read_summary(config, stage)
     print(f"== {stage}")
-    return STAGE_FUNCS[stage](config, **kwargs)
+    from .runtime import Measure
+
+    with Measure() as measured:
+        summary = STAGE_FUNCS[stage](config, **kwargs)
+    print(f"== {stage}: {measured.describe()}")
+    kept = {k: v for k, v in summary.items() if k not in ("stage", "finished")}
+    return _finish(config, stage, {**kept, "measured": measured.as_dict()})
 
 
 def run_all(config: GRConfig, stages: Optional[list] = None, push: bool = False,

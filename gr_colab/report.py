@@ -75,6 +75,16 @@ def sections(config: GRConfig) -> list[tuple[str, list]]:
                                                              "tokenizer_matches")} for c in ex.get("checks", [])]),
                                ("p", "Ollama: `" + ex["commands"]["create"] + "` then `" + ex["commands"]["run"]
                                 + "`.")]))
+    measured = []
+    for stage in ("prepare", "rsft", "eval", "mine", "hsdpo", "export"):
+        m = _load(run / stage / "stage.json").get("measured")
+        if m:
+            measured.append({"stage": stage, "minutes": round(m["seconds"] / 60, 1), "peak GB": m["peak_gb"],
+                             "memory": m["memory"]})
+    if measured:
+        out.append(("Measured", [("p", "Wall time and peak memory of each stage's last run on this machine (a "
+                                       "skipped stage keeps the figures of the run that made it)."),
+                                 ("table", measured)]))
     from .redteam_metrics import report_blocks  # chapter 08; [] when the run was not red-teamed
 
     redteam = report_blocks(run)

@@ -16,45 +16,49 @@
 # - where a run's files go (Google Drive survives a disconnect) and how the Hub token is read from Colab secrets;
 # - how to tell, before you start, whether a model fits in a T4's 15 GB and in a free session.
 #
-# **Expected time and memory:** 2–4 minutes on a T4 (the install); no GPU memory.
+# **Expected time and memory:** the Setup cell prints the planner's estimate for your preset (`gr-colab plan
+# --preset t4-270m` shows every stage), and each stage prints what it measured.
 
 # %% [markdown]
 # ## Config — the only cell you edit
 
 # %%
-PRESET = "cpu-tiny"  # cpu-tiny (no GPU), t4-270m, t4-1b, t4-3b, a100-8b
-OVERRIDES = {}  # any config field, e.g. {"run_dir": "/content/drive/MyDrive/gr-colab/t4-1b"}
+PRESET = "auto"  # auto: t4-270m on a GPU, cpu-tiny without; or cpu-tiny, cpu-270m, t4-270m, t4-1b, t4-3b
+OVERRIDES = {}  # any config field, e.g. {"train_limit": 500}; on Colab the run folder is on Drive
 
 # %% [markdown]
 # ## Setup
 
 # %%
-import subprocess, sys
-if "google.colab" in sys.modules:  # Colab: install the kit once per session (pinned, see requirements.txt)
-    subprocess.run("test -d gr-colab || git clone -q https://github.com/gr-colab/gr-colab && "
-                   "pip install -q -r gr-colab/requirements.txt -e gr-colab", shell=True, check=True)
-    sys.path.insert(0, "gr-colab")
-
-from gr_colab import GRConfig, colab
-config = GRConfig.load(PRESET, **OVERRIDES)
-env = colab.setup(config)
+import os, shutil, subprocess, sys
+KIT = "https://github.com/gr-colab/gr-colab"  # or a copy on Drive, e.g. "/content/drive/MyDrive/gr-colab-src"
+if "google.colab" in sys.modules and not os.path.isdir("gr-colab"):  # Colab: fetch the kit once per session
+    if KIT.startswith("/content/drive"):
+        from google.colab import drive; drive.mount("/content/drive"); shutil.copytree(KIT, "gr-colab")
+    else:
+        subprocess.run(["git", "clone", "-q", "--depth", "1", KIT, "gr-colab"], check=True)
+sys.path.insert(0, "gr-colab")
+from gr_colab import GRConfig, colab  # on Colab, Unsloth is imported first
+colab.install()  # Colab only: quiet, keeps Colab's torch, pinned Unsloth, prints versions
+config, env = colab.start(PRESET, OVERRIDES, notebook="00_setup", needs=[])
 
 # %% [markdown]
 # ## The stage: what this session has, and what a run will cost
 #
-# `colab.setup` printed the GPU (a T4 has no bf16: the presets use fp16), whether a Hugging Face token was found
+# The Setup cell printed the GPU (a T4 has no bf16: the presets use fp16), whether a Hugging Face token was found
 # (add a secret named `HF_TOKEN` with the key icon in Colab's left bar; the kit never prints it) and the run folder.
-# Put `run_dir` on Drive (`/content/drive/MyDrive/...`) and `setup` mounts it: checkpoints then survive a disconnect.
+# `PRESET = "auto"` takes `t4-270m` on a GPU and `cpu-tiny` without one. On Colab the run folder is on Drive
+# (`/content/drive/MyDrive/gr-colab/<preset>`, mounted for you): checkpoints survive a disconnect, and every later
+# notebook reloads this run's saved config.
 #
-# The budget planner estimates peak memory and wall time from parameter and token counts. Its assumptions are
-# constants in `gr_colab/budget.py`.
+# The budget planner estimates peak memory and wall time from parameter and token counts, for every notebook and the
+# whole course, and says how the course spans sessions when it does not fit in one. Its assumptions are constants in
+# `gr_colab/budget.py`.
 
 # %%
-from gr_colab.budget import plan
+from gr_colab.budget import plan_session
 for preset in ["t4-270m", "t4-1b", "t4-3b"]:
-    c = GRConfig.load(preset)
-    print(plan(c.model_name, gpu="T4", samples=2000, batch_size=c.rsft_batch_size, lora_r=c.lora_r,
-               load_in_4bit=c.load_in_4bit).summary(), end="\n\n")
+    print("\n".join(plan_session(GRConfig.load(preset))), end="\n\n")
 
 # %% [markdown]
 # HS-DPO is where a T4 runs out of memory: a pair is two sequences, and the reference forward adds a third pass.

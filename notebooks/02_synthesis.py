@@ -22,15 +22,14 @@
 #   the others;
 # - the two outputs, GuardReasonerTrain rows and the six-policy `training_data.json`, both ready for R-SFT.
 #
-# **Expected time and memory:** about 3 minutes on a T4, of which most is loading the preset's model for the
-# local-teacher demo (2–3 GB of GPU memory; the API teacher itself needs no GPU). With `TEACHER = "openai"`, about a
-# minute per 100 items at 4 requests in flight. On the CPU twin, under a minute.
+# **Expected time and memory:** the Setup cell prints the planner's estimate for your preset (`gr-colab plan
+# --preset t4-270m` shows every stage), and each stage prints what it measured.
 
 # %% [markdown]
 # ## Config — the only cell you edit
 
 # %%
-PRESET = "cpu-tiny"  # cpu-tiny (no GPU), t4-270m, t4-1b, t4-3b, a100-8b
+PRESET = "auto"  # auto: t4-270m on a GPU, cpu-tiny without; or cpu-tiny, cpu-270m, t4-270m, t4-1b, t4-3b
 OVERRIDES = {}  # any config field, e.g. {"max_new_tokens": 1024}
 TEACHER = "stand-in"  # "stand-in" (offline, no key), "openai" (needs the OPENAI_API_KEY secret),
 # "ollama", "llama.cpp", "vllm" (their local address), or the base URL of any OpenAI-compatible server
@@ -42,15 +41,17 @@ BUDGET_USD = 1.00  # a run whose estimate is higher stops before sending anythin
 # ## Setup
 
 # %%
-import subprocess, sys
-if "google.colab" in sys.modules:  # Colab: install the kit once per session (pinned, see requirements.txt)
-    subprocess.run("test -d gr-colab || git clone -q https://github.com/gr-colab/gr-colab && "
-                   "pip install -q -r gr-colab/requirements.txt -e gr-colab", shell=True, check=True)
-    sys.path.insert(0, "gr-colab")
-
-from gr_colab import GRConfig, colab
-config = GRConfig.load(PRESET, **OVERRIDES)
-env = colab.setup(config)
+import os, shutil, subprocess, sys
+KIT = "https://github.com/gr-colab/gr-colab"  # or a copy on Drive, e.g. "/content/drive/MyDrive/gr-colab-src"
+if "google.colab" in sys.modules and not os.path.isdir("gr-colab"):  # Colab: fetch the kit once per session
+    if KIT.startswith("/content/drive"):
+        from google.colab import drive; drive.mount("/content/drive"); shutil.copytree(KIT, "gr-colab")
+    else:
+        subprocess.run(["git", "clone", "-q", "--depth", "1", KIT, "gr-colab"], check=True)
+sys.path.insert(0, "gr-colab")
+from gr_colab import GRConfig, colab  # on Colab, Unsloth is imported first
+colab.install()  # Colab only: quiet, keeps Colab's torch, pinned Unsloth, prints versions
+config, env = colab.start(PRESET, OVERRIDES, notebook="02_synthesis", needs=[])
 
 # %% [markdown]
 # ## The stage: reasoning data synthesis

@@ -16,29 +16,31 @@
 # - why the loss is on the completion only, and how to see which tokens carry it;
 # - LoRA on a 4-bit base with Unsloth on a T4; checkpoints on Drive; resuming after a disconnect.
 #
-# **Expected time and memory on a T4:** t4-270m about 10 min (≈ 5 GB); t4-1b about 25 min for 2,000 rows (≈ 6 GB);
-# t4-3b about 60 min (≈ 9 GB). The CPU twin: 1–3 minutes.
+# **Expected time and memory:** the Setup cell prints the planner's estimate for your preset (`gr-colab plan
+# --preset t4-270m` shows every stage), and each stage prints what it measured.
 
 # %% [markdown]
 # ## Config — the only cell you edit
 
 # %%
-PRESET = "cpu-tiny"  # cpu-tiny (no GPU), t4-270m, t4-1b, t4-3b, a100-8b
-OVERRIDES = {}  # any config field, e.g. {"run_dir": "/content/drive/MyDrive/gr-colab/t4-1b"}
+PRESET = "auto"  # auto: t4-270m on a GPU, cpu-tiny without; or cpu-tiny, cpu-270m, t4-270m, t4-1b, t4-3b
+OVERRIDES = {}  # any config field, e.g. {"train_limit": 500}; on Colab the run folder is on Drive
 
 # %% [markdown]
 # ## Setup
 
 # %%
-import subprocess, sys
-if "google.colab" in sys.modules:  # Colab: install the kit once per session (pinned, see requirements.txt)
-    subprocess.run("test -d gr-colab || git clone -q https://github.com/gr-colab/gr-colab && "
-                   "pip install -q -r gr-colab/requirements.txt -e gr-colab", shell=True, check=True)
-    sys.path.insert(0, "gr-colab")
-
-from gr_colab import GRConfig, colab
-config = GRConfig.load(PRESET, **OVERRIDES)
-env = colab.setup(config)
+import os, shutil, subprocess, sys
+KIT = "https://github.com/gr-colab/gr-colab"  # or a copy on Drive, e.g. "/content/drive/MyDrive/gr-colab-src"
+if "google.colab" in sys.modules and not os.path.isdir("gr-colab"):  # Colab: fetch the kit once per session
+    if KIT.startswith("/content/drive"):
+        from google.colab import drive; drive.mount("/content/drive"); shutil.copytree(KIT, "gr-colab")
+    else:
+        subprocess.run(["git", "clone", "-q", "--depth", "1", KIT, "gr-colab"], check=True)
+sys.path.insert(0, "gr-colab")
+from gr_colab import GRConfig, colab  # on Colab, Unsloth is imported first
+colab.install()  # Colab only: quiet, keeps Colab's torch, pinned Unsloth, prints versions
+config, env = colab.start(PRESET, OVERRIDES, notebook="03_rsft", needs=[])
 
 # %% [markdown]
 # ## The stage: prepare the data, look at one example, train

@@ -121,7 +121,7 @@ def test_rsft_trains_from_the_model_turn_on(real_run):
     preview = label_preview(cfg, load_model(cfg), row)
     assert preview["ignored"].endswith("<start_of_turn>model\n")
     assert preview["trained"].startswith("Answers: \nRequest: ")
-    assert preview["trained"].endswith("<end_of_turn>")
+    assert preview["trained"].endswith("<end_of_turn>\n")  # Gemma's template closes a turn with "\n" too
 
 
 @pytest.fixture(scope="module")
