@@ -16,29 +16,31 @@
 # - the paper's metric, `official` (quirks included) and `corrected`, per benchmark and as the row-weighted average;
 # - reading confusion matrices, and a live demo of the guard.
 #
-# **Expected time and memory on a T4:** t4-1b, 200 items per benchmark: about 15 min per model (≈ 4 GB).
-# The CPU twin: a few minutes.
+# **Expected time and memory:** the Setup cell prints the planner's estimate for your preset (`gr-colab plan
+# --preset t4-270m` shows every stage), and each stage prints what it measured.
 
 # %% [markdown]
 # ## Config — the only cell you edit
 
 # %%
-PRESET = "cpu-tiny"  # cpu-tiny (no GPU), t4-270m, t4-1b, t4-3b, a100-8b
-OVERRIDES = {}  # any config field, e.g. {"run_dir": "/content/drive/MyDrive/gr-colab/t4-1b"}
+PRESET = "auto"  # auto: t4-270m on a GPU, cpu-tiny without; or cpu-tiny, cpu-270m, t4-270m, t4-1b, t4-3b
+OVERRIDES = {}  # any config field, e.g. {"train_limit": 500}; on Colab the run folder is on Drive
 
 # %% [markdown]
 # ## Setup
 
 # %%
-import subprocess, sys
-if "google.colab" in sys.modules:  # Colab: install the kit once per session (pinned, see requirements.txt)
-    subprocess.run("test -d gr-colab || git clone -q https://github.com/gr-colab/gr-colab && "
-                   "pip install -q -r gr-colab/requirements.txt -e gr-colab", shell=True, check=True)
-    sys.path.insert(0, "gr-colab")
-
-from gr_colab import GRConfig, colab
-config = GRConfig.load(PRESET, **OVERRIDES)
-env = colab.setup(config)
+import os, shutil, subprocess, sys
+KIT = "https://github.com/gr-colab/gr-colab"  # or a copy on Drive, e.g. "/content/drive/MyDrive/gr-colab-src"
+if "google.colab" in sys.modules and not os.path.isdir("gr-colab"):  # Colab: fetch the kit once per session
+    if KIT.startswith("/content/drive"):
+        from google.colab import drive; drive.mount("/content/drive"); shutil.copytree(KIT, "gr-colab")
+    else:
+        subprocess.run(["git", "clone", "-q", "--depth", "1", KIT, "gr-colab"], check=True)
+sys.path.insert(0, "gr-colab")
+from gr_colab import GRConfig, colab  # on Colab, Unsloth is imported first
+colab.install()  # Colab only: quiet, keeps Colab's torch, pinned Unsloth, prints versions
+config, env = colab.start(PRESET, OVERRIDES, notebook="04_evaluation", needs=['rsft'])
 
 # %% [markdown]
 # ## The stage: generate on each benchmark with the base model and the R-SFT model, then score
@@ -46,8 +48,7 @@ env = colab.setup(config)
 
 # %%
 from gr_colab.pipeline import run_stage
-for stage in ["prepare", "rsft", "eval"]:
-    summary = run_stage(config, stage)
+summary = run_stage(config, "eval")  # evaluates every variant not yet scored: base and R-SFT
 
 # %%
 from gr_colab.evaluate import Report
