@@ -123,8 +123,9 @@ def compare_with_ready_guards(config, student_report, guards=NOTEBOOK_GUARDS, be
     import torch
 
     if config.is_twin or not torch.cuda.is_available():
-        print("skipped: the ready guards are 0.6-1B models downloaded from the Hub; this comparison runs on a Colab "
-              "GPU with a real preset (t4-270m or larger), not on the CPU twin")
+        why = "this run is the CPU twin" if config.is_twin else "no CUDA GPU is visible"
+        print(f"skipped: {why}; the ready guards are 0.6-1B models downloaded from the Hub, compared on a Colab GPU "
+              "with a real preset (t4-270m or larger)")
         return None
     from .evaluate import evaluate_guard
 

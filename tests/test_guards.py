@@ -269,7 +269,7 @@ def test_the_notebook_comparison_skips_cleanly_on_the_cpu_twin(capsys):
     from gr_colab.ready_guards import compare_with_ready_guards
 
     assert compare_with_ready_guards(GRConfig.load("cpu-tiny"), Report([])) is None
-    assert "skipped: the ready guards" in capsys.readouterr().out
+    assert "skipped: this run is the CPU twin; the ready guards" in capsys.readouterr().out
 
 
 def test_side_by_side_puts_each_guard_in_a_column():
@@ -284,3 +284,21 @@ def test_side_by_side_puts_each_guard_in_a_column():
                                                                                          "completion")])})
     assert rows[0] == {"task": "request", "benchmark": "weighted average", "yours": 50.0, "qwen": 90.0}
     assert {"task": "completion", "benchmark": "XSTestResponseRefusal", "yours": None, "qwen": 80.0} in rows
+
+
+@pytest.mark.slow
+def test_the_default_loader_runs_a_local_folder_and_explains_a_gated_failure(twin):
+    """hf_generate_fn as evaluate_guard calls it, pointed at the twin's folder (a ready guard cannot be downloaded
+    here); a guard the Hub cannot give (offline here, gated on Colab without a token) is a clear RuntimeError."""
+    import dataclasses
+
+    from gr_colab.ready_guards import hf_generate_fn
+
+    spec = dataclasses.replace(get_guard("qwen3guard-gen-0.6b"), hub_id=twin.model_path, max_new_tokens=4)
+    gen = hf_generate_fn(spec, batch_size=2)
+    calls = guard_calls(spec, "hi", None, "request") + guard_calls(spec, "hi", "hello", "response")
+    outs = gen(calls)
+    assert len(outs) == 2 and all(isinstance(o, str) for o in outs)
+    gated = dataclasses.replace(get_guard("llama-guard-3-1b"), hub_id="no-such-org/no-such-guard-model")
+    with pytest.raises(RuntimeError, match="It is gated: accept its license"):
+        hf_generate_fn(gated)
