@@ -37,7 +37,8 @@ class GRConfig:
     train_limit: Optional[int] = None  # rows taken from each training file (each Hub split counts as one file)
     skip_bad_rows: bool = False  # False: the first bad row stops with its file, row and field
     holdout_fraction: float = 0.1  # of the training rows, kept out of R-SFT to measure it
-    reasoning: str = "full"  # full: the paper's traces; answers: the Answers block alone (short outputs, no trace)
+    reasoning: str = "full"  # the reasoning budget: full (the paper's traces), conclusions (each task's conclusion,
+    # then the answers), answers (the Answers block alone): shorter outputs, fewer tokens, less latency
     leave_out: Optional[str] = None  # R-SFT "diversity" run: a dataset name (e.g. AegisTrainR) left out
     eval_benchmarks: list = field(default_factory=lambda: ["SimpleSafetyTests", "AegisSafetyTest",
                                                             "HarmBenchPrompt", "HarmBenchResponse",
@@ -208,7 +209,7 @@ _CHOICES = {
     "dtype": ("auto", "float32", "float16", "bfloat16"),
     "prompt_format": ("chat", "raw"),
     "task_format": ("guardreasoner", "six_policy"),
-    "reasoning": ("full", "answers"),
+    "reasoning": ("full", "conclusions", "answers"),
     "rsft_scheduler": ("cosine", "linear", "constant", "constant_with_warmup"),
     "optim": ("adamw_torch", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd"),
 }

@@ -218,13 +218,56 @@ def load_train_files(files: Iterable[str], *, limit: Optional[int] = None, skip_
     return out
 
 
+def answers_at(output: str) -> int:
+    """Where a trace's final answer block starts: its last ``Answers:``, else (real outputs drift) the line of its last
+    ``Request:``; -1 when there is neither."""
+    at = output.rfind("Answers:")
+    if at < 0:
+        at = output.rfind("Request:")
+        at = output.rfind("\n", 0, at) + 1 if at >= 0 else -1
+    return at
+
+
+def short_trace(output: str) -> str:
+    """A trace cut to its conclusions (``reasoning: conclusions``): per task its header and its conclusion (the
+    ``## Conclusion`` block, else its last reasoning step), then the ``Answers:`` block. Raises ValueError when the
+    text has no Answers block. Written here because the cut follows GuardReasoner's own trace layout."""
+    import re
+
+    at = answers_at(output)
+    if at < 0:
+        raise ValueError("no 'Answers:' block")
+    body = re.sub(r"(?m)^#+ Answers\s*$", "", re.split(r"\n-{3,}\s*\n", output[:at])[0])
+    sections = re.split(r"(?m)^(?=# Task \d)", body.strip())
+    kept = []
+    for i, section in enumerate(part for part in sections if part.strip()):
+        head = section.splitlines()[0] if section.startswith("# Task") else f"# Task {i + 1}"
+        blocks = [b.strip() for b in re.split(r"(?m)^(?=## )", section) if b.strip().startswith("## ")]
+        if not blocks:
+            continue
+        last = next((b for b in blocks if b.startswith("## Conclusion")), blocks[-1])
+        kept.append(f"{head}\n{last}")
+    return "\n\n".join(kept) + "\n\n---\n\n" + output[at:]
+
+
+def conclusions_only(rows: list, where: str = "train_files") -> list:
+    """Rows whose output is :func:`short_trace` of the trace; a row without an Answers block names itself."""
+    out = []
+    for i, row in enumerate(rows):
+        try:
+            out.append({**row, "output": short_trace(row["output"])})
+        except ValueError as exc:
+            raise DataError(f"{row.get('dataset', where)}:row {i}", "output", str(exc)) from None
+    return out
+
+
 def answers_only(rows: list, where: str = "train_files") -> list:
     """Rows whose output is the trace's final ``Answers:`` block alone (``reasoning: answers``): a guard that
     answers in a few tokens instead of a few hundred. A row without the block is an error that names it."""
     out = []
     for i, row in enumerate(rows):
         output = row["output"]
-        at = output.rfind("Answers:")
+        at = answers_at(output)
         if at < 0:
             raise DataError(f"{row.get('dataset', where)}:row {i}", "output", "no 'Answers:' block to keep")
         out.append({**row, "output": output[at:]})

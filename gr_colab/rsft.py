@@ -53,10 +53,10 @@ def training_rows(config: GRConfig, root: Optional[Path] = None) -> tuple[list, 
         loaded = load_train_files(config.train_files, limit=config.train_limit, skip_bad=config.skip_bad_rows,
                                   leave_out=config.leave_out, root=root)
     rows = loaded.rows
-    if config.reasoning == "answers" and config.task_format == "guardreasoner":
-        from .data import answers_only
+    if config.reasoning != "full" and config.task_format == "guardreasoner":  # the reasoning budget
+        from .data import answers_only, conclusions_only
 
-        rows = answers_only(rows)
+        rows = answers_only(rows) if config.reasoning == "answers" else conclusions_only(rows)
     train, held = split_holdout(rows, config.holdout_fraction, config.seed)
     return train, held, loaded.report()
 

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -152,8 +153,11 @@ def test_leave_out_drops_one_dataset_and_says_so():
 def test_sft_rows_chat_and_raw():
     row = data.load_train(SAMPLE / "train_sample_real.json").rows[0]
     chat = data.to_sft_rows([row], "chat")[0]
-    assert chat["prompt"][0]["content"] == INSTRUCTION + "\n" + row["input"]
-    assert chat["completion"] == [{"role": "assistant", "content": row["output"]}]
+    # the chat turn is the interaction without its trailing blank line, as a trimming template (Gemma 3, Llama 3.x)
+    # renders it; the same text reaches the model at inference (prompts.guard_turn)
+    assert chat["prompt"][0]["content"] == INSTRUCTION + "\n" + row["input"].rstrip()
+    assert row["input"].endswith("\n\n") and not chat["prompt"][0]["content"].endswith("\n")
+    assert chat["completion"] == [{"role": "assistant", "content": row["output"].rstrip()}]
     raw = data.to_sft_rows([row], "raw")[0]
     assert raw["prompt"] == INSTRUCTION + "\n" + row["input"] and raw["completion"] == row["output"]
 
@@ -219,3 +223,25 @@ def test_traces_from_released_predictions_keep_only_agreeing_complete_outputs(tm
     bad = write(tmp_path, [{"prompt": "not the instruction", "label": "harmful", "predict": "x"}], "bad.jsonl")
     with pytest.raises(DataError, match=r"bad.jsonl:line 1.*prompt"):
         data.traces_from_predictions(bad, "request")
+
+
+def test_reasoning_budget_cuts_keep_the_verdict_and_shorten_the_trace():
+    from gr_colab.traces import parse_trace
+
+    rows = data.load_train(SAMPLE / "real_traces" / "HarmBenchPrompt-1B.json").rows
+    short, answers = data.conclusions_only(rows), data.answers_only(rows)
+    for full, cut, ans in zip(rows, short, answers):
+        assert parse_trace(cut["output"]).labels == parse_trace(full["output"]).labels
+        assert parse_trace(ans["output"]).labels == parse_trace(full["output"]).labels
+        assert len(ans["output"]) < len(cut["output"]) < len(full["output"])
+        tasks = lambda text: len(re.findall(r"(?m)^# Task \d", text))  # noqa: E731
+        headless = not full["output"].startswith("# Task")  # some real outputs open on "## Reasoning Step 1"
+        assert tasks(cut["output"]) == tasks(full["output"]) + headless
+    trace = ("# Task 1\n\n## Reasoning Step 1: It asks for a recipe.\n\n## Conclusion: The request is unharmful.\n\n"
+             "# Task 2\n\n## Reasoning Step 1: No response.\n\n## Reasoning Step 2: Neither refusal nor compliance.\n"
+             "\n---\n\nAnswers: \nRequest: unharmful\nCompletion: None\nResponse: None")
+    assert data.short_trace(trace) == ("# Task 1\n## Conclusion: The request is unharmful.\n\n# Task 2\n"
+                                       "## Reasoning Step 2: Neither refusal nor compliance.\n\n---\n\n"
+                                       "Answers: \nRequest: unharmful\nCompletion: None\nResponse: None")
+    with pytest.raises(DataError, match="row 0.*output.*Answers"):
+        data.conclusions_only([{"output": "just some reasoning", "dataset": "X"}])

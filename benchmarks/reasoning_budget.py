@@ -1,0 +1,117 @@
+"""The reasoning budget on the real-model lane: full traces, traces cut to their conclusions, and answers only.
+
+Each variant is an R-SFT of Gemma 3 270M (`cpu-270m`) on the same real traces (the released GuardReasoner-1B outputs
+that agree with gold, `sample_data/real_traces/`), the same steps and the same seed, differing only in
+`reasoning: full | conclusions | answers`; each is evaluated greedily on the same first items of SimpleSafetyTests
+and XSTest refusal (never trained on). Printed per variant: generated tokens per item, seconds per item (latency),
+parse rate and F1 (corrected); the baseline is the full trace, and each figure's ratio to it is printed beside it.
+A plot goes to `<run-root>/reasoning_budget.png`. Trained variants are reused when their run folder is complete
+(`--full-run-dir` can point at `benchmarks/real_lane.py`'s run, which trains the full variant the same way):
+
+    python benchmarks/reasoning_budget.py [--steps 30] [--items 30] [--full-run-dir runs/bench-real-lane]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from real_lane import EVAL, TRAIN  # noqa: E402  (the same data and benchmarks as benchmarks/real_lane.py)
+
+VARIANTS = ("full", "conclusions", "answers")
+
+
+def run_variant(reasoning: str, run_dir: str, args) -> dict:
+    from gr_colab.config import GRConfig
+    from gr_colab.evaluate import evaluate
+    from gr_colab.models import load_model
+    from gr_colab.rsft import train_rsft, training_rows
+
+    config = GRConfig.load("cpu-270m", run_dir=run_dir, train_files=TRAIN, rsft_max_steps=args.steps,
+                           rsft_batch_size=args.batch, max_seq_length=args.max_seq_length, max_new_tokens=512,
+                           save_steps=max(10, args.steps // 2), rsft_learning_rate=2e-4, holdout_fraction=0.0,
+                           eval_limit=args.items, reasoning=reasoning)
+    adapter = config.path / "rsft" / "adapter"
+    if not (adapter / "adapter_model.safetensors").exists():
+        rows, _, _ = training_rows(config, root=ROOT)
+        train_rsft(config, rows=rows, out_dir=config.path / "rsft")
+    loaded = load_model(config, adapter=adapter, trainable=False)
+    out = config.path / "eval" / "rsft"
+    timing = out / "timing.json"
+    start = time.time()
+    report = evaluate(config, loaded, "rsft", benchmarks=EVAL, progress=False)
+    if not timing.exists():  # the first evaluation is the timed one; a rerun reads its predictions back
+        timing.write_text(json.dumps({"seconds": time.time() - start}))
+    preds = [json.loads(line) for f in sorted(out.glob("*/generated_predictions.jsonl"))
+             for line in f.read_text().splitlines()]
+    tokens = [len(loaded.tokenizer(p["predict"], add_special_tokens=False)["input_ids"]) for p in preds]
+    seconds = json.loads(timing.read_text())["seconds"]
+    scores = [s for s in report.scores if s.mode == "corrected"]
+    return {"reasoning": reasoning, "items": len(preds), "tokens_per_item": sum(tokens) / len(preds),
+            "seconds_per_item": seconds / len(preds),
+            "parse_rate": sum(s.parsed for s in scores) / max(1, sum(s.rows for s in scores)),
+            **{f"f1_{s.name}": s.f1 for s in scores}}
+
+
+def plot(rows: list, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    names = [r["reasoning"] for r in rows]
+    for ax, key, title in zip(axes, ("tokens_per_item", "seconds_per_item", "f1"),
+                              ("generated tokens / item", "latency (s / item)", "F1 (corrected)")):
+        if key == "f1":
+            for i, bench in enumerate(EVAL):
+                ax.bar([x + 0.4 * i for x in range(len(rows))], [r[f"f1_{bench}"] for r in rows], 0.4, label=bench)
+            ax.legend(fontsize=7)
+        else:
+            ax.bar(range(len(rows)), [r[key] for r in rows])
+        ax.set_xticks(range(len(rows)), names)
+        ax.set_title(title)
+    fig.suptitle("Reasoning budget, Gemma 3 270M after R-SFT (CPU, 2 cores)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--items", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=2)
+    ap.add_argument("--max-seq-length", type=int, default=1024)
+    ap.add_argument("--run-root", default="runs/bench-reasoning-budget")
+    ap.add_argument("--full-run-dir", default=None, help="reuse a full-trace run (benchmarks/real_lane.py's)")
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    args = ap.parse_args(argv)
+    rows = []
+    for reasoning in args.variants:
+        run_dir = args.full_run_dir if reasoning == "full" and args.full_run_dir else f"{args.run_root}/{reasoning}"
+        rows.append(run_variant(reasoning, run_dir, args))
+        print(json.dumps(rows[-1]), flush=True)
+    base = rows[0]
+    keys = ["tokens_per_item", "seconds_per_item", "parse_rate"] + [f"f1_{b}" for b in EVAL]
+    print(f"\nReasoning budget: Gemma 3 270M, {args.steps} R-SFT steps x batch {args.batch}, first {args.items} items "
+          f"of {', '.join(EVAL)}, greedy, 512 new tokens; ratios to '{base['reasoning']}'\n")
+    print("| reasoning | " + " | ".join(keys) + " |")
+    print("|---|" + "---|" * len(keys))
+    for r in rows:
+        cells = [f"{r[k]:.2f} ({r[k] / base[k]:.2f}x)" if base[k] else f"{r[k]:.2f}" for k in keys]
+        print(f"| {r['reasoning']} | " + " | ".join(cells) + " |")
+    Path(args.run_root).mkdir(parents=True, exist_ok=True)
+    plot(rows, Path(args.run_root) / "reasoning_budget.png")
+    (Path(args.run_root) / "reasoning_budget.json").write_text(json.dumps(rows, indent=2))
+    print(f"plot: {Path(args.run_root) / 'reasoning_budget.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
