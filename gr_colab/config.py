@@ -125,6 +125,8 @@ class GRConfig:
     redteam_max_new_tokens: int = 48  # per candidate request (the paper allows 512)
     redteam_dedup_threshold: float = 0.78  # MinHash Jaccard (word unigrams) at which the later text is dropped
     redteam_num_perm: int = 128  # MinHash permutations (ReverseGen's minhash.sh)
+    redteam_semantic_threshold: Optional[float] = None  # a second, semantic dedup pass (semhash, cosine); None: off
+    redteam_semantic_model: str = "minishlab/potion-base-8M"  # its static embeddings (model2vec, from the Hub)
     redteam_warmup_items: int = 256  # few-shot items of the proposer's supervised warm-up
     redteam_warmup_epochs: float = 1.0
     redteam_warmup_max_steps: int = -1  # > 0 overrides the epochs
@@ -339,6 +341,9 @@ def _validate_redteam(cfg: GRConfig) -> None:
             raise ConfigError(f"{name}: must be > 0, got {getattr(cfg, name)!r}")
     if cfg.redteam_dpo_learning_rate is not None and cfg.redteam_dpo_learning_rate <= 0:
         raise ConfigError(f"redteam_dpo_learning_rate: must be > 0 or null, got {cfg.redteam_dpo_learning_rate!r}")
+    if cfg.redteam_semantic_threshold is not None and not 0.0 < cfg.redteam_semantic_threshold <= 1.0:
+        raise ConfigError("redteam_semantic_threshold: must be in (0, 1] or null, got "
+                          f"{cfg.redteam_semantic_threshold!r}")
     for name, lo, hi in [("redteam_top_p", 0.0, 1.0), ("redteam_dedup_threshold", 0.0, 1.0),
                          ("redteam_lexicon_confidence", 0.5, 1.0)]:
         if not lo < getattr(cfg, name) <= hi:

@@ -263,7 +263,8 @@ def iteration(config: GRConfig, k: int, proposer: Path, seeds: list, guard: Path
                                                      config.seed + k))
     candidates = read_jsonl(out / "candidates.jsonl")
     d = dedup([c["request"] for c in candidates], config.redteam_dedup_threshold, config.redteam_num_perm)
-    kept = [candidates[i] for i in d.kept]
+    kept = semantic_pass(config, [candidates[i] for i in d.kept])
+    semantic_dropped = len(d.kept) - len(kept)
     if not (out / "labelled.jsonl").exists():
         write_jsonl(out / "labelled.jsonl", label(config, kept, guard, reference))
     labelled = read_jsonl(out / "labelled.jsonl")
@@ -277,12 +278,28 @@ def iteration(config: GRConfig, k: int, proposer: Path, seeds: list, guard: Path
     failures = [r for r in judged if r["failure"]]
     metrics = {"iteration": k, "failure_rate": len(failures) / len(judged) if judged else None,
                **diversity([r["request"] for r in kept]), "unique_failures": len(failures),
-               "duplicates_dropped": d.n_dropped, "empty": len(d.empty), "candidates": len(candidates),
+               "duplicates_dropped": d.n_dropped + semantic_dropped, "semantic_dropped": semantic_dropped,
+               "empty": len(d.empty), "candidates": len(candidates),
                "kept": len(kept), "judged": len(judged), "pairs": len(pairs), "dpo": bool(pairs)}
     (out / DONE).write_text(json.dumps({"metrics": metrics, "next_proposer": str(next_proposer)}, indent=1))
-    print(f"redteam iteration {k}: {len(candidates)} candidates, {d.n_dropped} near-duplicates dropped, "
+    print(f"redteam iteration {k}: {len(candidates)} candidates, {d.n_dropped + semantic_dropped} near-duplicates "
+          f"dropped, "
           f"{len(judged)} judged, {len(failures)} failures, {len(pairs)} pairs")
     return metrics, next_proposer
+
+
+def semantic_pass(config: GRConfig, rows: list, model=None) -> list:
+    """The optional second filter (``redteam_semantic_threshold``): semhash over ``redteam_semantic_model``'s
+    embeddings (downloaded from the Hub: Colab, not the offline CPU tests); off by default."""
+    if config.redteam_semantic_threshold is None or not rows:
+        return rows
+    from .redteam_metrics import semantic_dedup
+
+    if model is None:
+        from model2vec import StaticModel
+
+        model = StaticModel.from_pretrained(config.redteam_semantic_model)
+    return [rows[i] for i in semantic_dedup([r["request"] for r in rows], config.redteam_semantic_threshold, model)]
 
 
 # --- hardening -------------------------------------------------------------------------------------------------
@@ -354,7 +371,7 @@ def heldout_and_harden(config: GRConfig, proposer: Path, held_seeds: list, guard
         fresh = propose(config, proposer, prompts, config.redteam_samples, config.seed + 999)
         d = dedup([c["request"] for c in fresh], config.redteam_dedup_threshold, config.redteam_num_perm,
                   against=[f["request"] for f in failures])
-        write_jsonl(out / "heldout.jsonl", [fresh[i] for i in d.kept])
+        write_jsonl(out / "heldout.jsonl", semantic_pass(config, [fresh[i] for i in d.kept]))
     held = read_jsonl(out / "heldout.jsonl")
     if not (out / "before.jsonl").exists():
         write_jsonl(out / "before.jsonl", label(config, held, guard, reference))

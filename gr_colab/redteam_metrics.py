@@ -6,6 +6,7 @@ Formats layer for :mod:`gr_colab.redteam` (ReverseGen, arXiv 2410.16736; facts f
 * **prompts**: ``Ask questions:\\n1. …\\n2. …\\n3. …\\n4.`` from three seed requests; the proposer writes item 4;
 * **dedup**: MinHash over word unigrams, 128 permutations, Jaccard threshold 0.78 (ReverseGen's ``minhash.sh``),
   through ``datasketch``'s LSH index so it is not quadratic; of a near-duplicate pair the later text is dropped;
+  an optional semantic pass (ReverseGen's SemDeDup) through ``semhash``;
 * **Self-BLEU** as Texygen computes it: nltk's ``sentence_bleu`` of each text against all the others, smoothing
   ``method1``, uniform weights over 1..n-grams, for n = 2..5; **distinct-n** = unique n-grams / all n-grams;
 * **pairs**: a failure-inducing request against a non-failing one *sampled from the same few-shot prompt*
@@ -180,6 +181,19 @@ def dedup(texts: Sequence[str], threshold: float = THRESHOLD, num_perm: int = NU
         new.add(m)
         out.kept.append(i)
     return out
+
+
+def semantic_dedup(texts: Sequence[str], threshold: float, model) -> list:
+    """Indices kept by the optional semantic pass (ReverseGen's second filter is SemDeDup, embedding clustering):
+    ``semhash`` embeds each text with ``model`` (an encoder with ``encode(list[str])``, by default model2vec's static
+    embeddings from the Hub) and drops a text whose cosine similarity with a kept one reaches ``threshold``."""
+    from semhash import SemHash
+
+    if not texts:
+        return []
+    records = [{"i": str(i), "text": t} for i, t in enumerate(texts)]
+    result = SemHash.from_records(records, columns=["text"], model=model).self_deduplicate(threshold)
+    return sorted(int(r["i"]) for r in result.selected)
 
 
 # --- diversity -------------------------------------------------------------------------------------------------
