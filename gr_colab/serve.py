@@ -355,4 +355,7 @@ def serve(gguf: Union[str, Path], host: str = "127.0.0.1", port: int = 8000, ups
     print(f"gr-colab serve: {Path(gguf).name} (prompt from {moderator.format.source}) on http://{host}:{port}"
           f"  POST /v1/moderate" + (f", POST /v1/chat/completions → {chat_url(upstream)}" if upstream else ""),
           flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        moderator.llm.close()  # freed here, not by llama-cpp-python's __del__ at interpreter exit (it then fails)

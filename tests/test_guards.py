@@ -302,3 +302,11 @@ def test_the_default_loader_runs_a_local_folder_and_explains_a_gated_failure(twi
     gated = dataclasses.replace(get_guard("llama-guard-3-1b"), hub_id="no-such-org/no-such-guard-model")
     with pytest.raises(RuntimeError, match="It is gated: accept its license"):
         hf_generate_fn(gated)
+
+
+def test_the_parsers_are_formats_layer_no_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, gr_colab.guards; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -130,6 +130,10 @@ def server(exported, upstream):
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+        raise
+    err = proc.stderr.read()
+    # a clean stop on SIGTERM: uvicorn shuts down, then re-raises the signal (exit -15), with no traceback
+    assert proc.returncode in (0, -15) and "Traceback" not in err, err
 
 
 # --- the prompt, from each of the three sources --------------------------------------------------------------------
