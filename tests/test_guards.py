@@ -284,8 +284,8 @@ def test_side_by_side_puts_each_guard_in_a_column():
     def score(f1, name="SimpleSafetyTests", task="request"):
         return Score(task, "corrected", f1, 10, 10, 10, 0, 0, 0, 0, 0, 0, name=name)
 
-    rows = side_by_side({"yours": Report([score(50.0)]), "qwen": Report([score(90.0), score(80.0, "XSTestResponseRefusal",
-                                                                                         "completion")])})
+    qwen = Report([score(90.0), score(80.0, "XSTestResponseRefusal", "completion")])
+    rows = side_by_side({"yours": Report([score(50.0)]), "qwen": qwen})
     assert rows[0] == {"task": "request", "benchmark": "weighted average", "yours": 50.0, "qwen": 90.0}
     assert {"task": "completion", "benchmark": "XSTestResponseRefusal", "yours": None, "qwen": 80.0} in rows
 
