@@ -16,6 +16,7 @@ FastAPI and uvicorn serve it (the stack llama-cpp-python's own server uses); htt
 
 import asyncio
 import contextlib
+import datetime
 import json
 import re
 import time
@@ -58,10 +59,13 @@ class GGUFChatTokenizer:
     def __init__(self, llm):
         import llama_cpp
 
+        from .templates import pin_date
+
         meta = llm.metadata or {}
-        self.chat_template = meta.get("tokenizer.chat_template")
-        if not self.chat_template:
-            raise ValueError("the GGUF has no tokenizer.chat_template in its metadata")
+        if not meta.get("tokenizer.chat_template"):
+            raise ValueError("the GGUF has no chat template in its metadata, and no Modelfile or merged model folder "
+                             "is beside it: serve the GGUF the kit's export wrote (runs/<preset>/export/gguf/)")
+        self.chat_template = pin_date(meta["tokenizer.chat_template"])  # a dated template renders as in training
         self._llm = llm
         vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
         self.bos_token_id = llama_cpp.llama_vocab_bos(vocab)
@@ -95,6 +99,7 @@ class GGUFChatTokenizer:
 
         env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
         env.globals["raise_exception"] = raise_exception
+        env.globals["strftime_now"] = lambda fmt: datetime.datetime.now().strftime(fmt)  # as transformers gives it
         return env.from_string(self.chat_template).render(
             messages=messages, add_generation_prompt=add_generation_prompt, bos_token=self.bos_token or "",
             eos_token=self.eos_token or "", **kwargs)

@@ -433,3 +433,15 @@ def test_upstream_urls_accept_a_base_or_the_full_chat_url(given, url):
     from gr_colab.serve import chat_url
 
     assert chat_url(given) == url
+
+
+def test_a_gguf_without_a_template_says_what_to_serve_instead(tmp_path):
+    """A base model's GGUF carries no chat template; with nothing beside it the prompt cannot be rendered as trained."""
+    from types import SimpleNamespace
+
+    from gr_colab.serve import prompt_format
+
+    path = tmp_path / "base.gguf"
+    path.write_bytes(b"GGUF")
+    with pytest.raises(ValueError, match="no chat template in its metadata.*export/gguf"):
+        prompt_format(path, SimpleNamespace(metadata={"general.name": "a base model"}))
