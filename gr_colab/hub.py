@@ -117,3 +117,23 @@ def push(repo_id: str, folders: dict, card: str, private: bool = True, dry_run: 
                     commit_message="gr-colab: model card")
     print(f"pushed {len(uploads)} files to https://huggingface.co/{repo_id}")
     return uploads
+
+
+def push_export(config, api=None) -> list[Upload]:
+    """The export stage's files (the adapter it merged, the merged model, the GGUF folder) and its model card to
+    ``config.hub_repo``: a real upload when ``config.hub_push`` is True, else a dry run that lists them."""
+    repo = config.hub_repo
+    if not repo:
+        if config.hub_push:
+            raise ValueError("hub_push is True but hub_repo is not set: add {'hub_repo': 'your-name/guardreasoner'} "
+                             "to OVERRIDES in the config cell")
+        repo = f"your-name/guardreasoner-{config.preset}"
+        print(f"hub_repo is not set, so this is a dry run under {repo!r}. To push, add {{'hub_repo': "
+              "'your-name/guardreasoner', 'hub_push': True}} to OVERRIDES (and a Colab secret HF_TOKEN that can write)")
+    out = config.path / "export"
+    card = out / "README.md"
+    if not card.is_file():
+        raise FileNotFoundError(f"{card}: no model card; run the export stage first")
+    adapter = config.path / ("hsdpo" if (config.path / "hsdpo" / "adapter").exists() else "rsft") / "adapter"
+    return push(repo, {"adapter": adapter, "merged": out / "merged", "gguf": out / "gguf"}, card.read_text(),
+                private=config.hub_private, dry_run=not config.hub_push, api=api)

@@ -87,3 +87,15 @@ ANSWER = None  # your answer here (a whole number)
 # %%
 from gr_colab.exercises import check_00
 check_00(ANSWER)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# from gr_colab.budget import plan
+# ANSWER = plan("unsloth/Llama-3.2-3B-Instruct", gpu="T4", samples=100000, batch_size=1).max_samples_in_session
+# ```
+#
+# Ask for more samples than any session holds: the plan then says how many fit before the session ends.
+# A number typed by hand from the printed hours is close but not the planner's figure.
+# </details>

@@ -132,3 +132,15 @@ ANSWER = None  # your answer here
 # %%
 from gr_colab.exercises import check_01
 check_01(ANSWER)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# ANSWER = {"request": "harmful", "completion": None, "response": None}
+# ```
+#
+# The official regexes read `harmful`/`unharmful` and `refusal`/`compliance` only: the answer `None` matches
+# nothing, so those tasks get no label at all (Python `None`), not the string `"None"`.
+# Check it: `parse_trace(text, mode="official").labels`.
+# </details>

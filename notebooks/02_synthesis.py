@@ -162,3 +162,14 @@ ANSWER = None  # your answer here
 
 # %%
 synthesis.check_02(ANSWER)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# ANSWER = {"request": "harmful", "completion": "None", "response": "None"}
+# ```
+#
+# A prompt-only item has no response to judge, so the teacher is told to answer tasks 2 and 3 with the
+# literal string `None`, as the Answers block writes it: a string here, unlike the parser's missing label.
+# </details>

@@ -89,11 +89,24 @@ print(f"strict parse rate on held-out items: before {before['parse_rate']:.0%}, 
 
 # %% [markdown]
 # ## Exercise
-# Decode the tokens of `row` that carry loss (hint: `label_preview`) and put the text in `ANSWER`.
+# Which text of `row` carries loss? Build it from `row`'s own fields and the tokenizer's special tokens (not by
+# copying `preview`), put it in `ANSWER`, and the check compares it with what the trainer masks.
 
 # %%
 ANSWER = None  # your answer here
 
 # %%
 from gr_colab.exercises import check_03
-check_03(ANSWER)
+check_03(ANSWER, preview)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# ANSWER = row["output"].rstrip() + "<|eot_id|>"  # Gemma 3 (t4-270m): + "<end_of_turn>"
+# ```
+#
+# Only the completion carries loss: the trace, the Answers block, and the token that ends the model's turn
+# (the twin and Llama 3 use `<|eot_id|>`). Without that last token the model never learns to stop. The
+# instruction and the input are the prompt: label -100, no loss.
+# </details>

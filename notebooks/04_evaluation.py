@@ -102,3 +102,14 @@ ANSWER = None  # your answer here (a number)
 # %%
 from gr_colab.exercises import check_04
 check_04(ANSWER, reports["rsft"])
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# ANSWER = reports["rsft"].averages("corrected")["request"]
+# ```
+#
+# The weighted average over the prompt-harmfulness benchmarks (weights: their rows), under the corrected
+# metric, in percent. Not the official metric, not one benchmark, not the response task.
+# </details>

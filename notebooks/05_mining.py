@@ -87,7 +87,8 @@ merged = merge({"no-aegis": [pair("BeaverTailsTrainR", "b1"), pair("AegisTrainR"
 
 # %% [markdown]
 # ## Exercise
-# How many of the pairs mined from `toy` come from the request task? Read `result.summary()`.
+# Work it out from the four toy outputs before you look at `result.pairs`: what `raw_weight` (#wrong − #right)
+# does the toy item's pair get?
 
 # %%
 ANSWER = None  # your answer here (a whole number)
@@ -95,3 +96,14 @@ ANSWER = None  # your answer here (a whole number)
 # %%
 from gr_colab.exercises import check_05
 check_05(ANSWER, result)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# ANSWER = 1  # 2 wrong (unharmful) - 1 right (harmful); "garbage" does not parse and is not counted
+# ```
+#
+# An output that does not parse is neither right nor wrong: mining leaves it out (`n_unparsed`).
+# Check: `result.pairs[0]["n_wrong"], result.pairs[0]["n_right"], result.pairs[0]["n_unparsed"]`.
+# </details>

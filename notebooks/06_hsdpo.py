@@ -78,3 +78,15 @@ ANSWER = None  # your answer here (a number)
 # %%
 from gr_colab.exercises import check_06
 check_06(ANSWER)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# import math
+# ANSWER = 1.2 * -math.log(1 / (1 + math.exp(-0.1 * 2)))  # about 0.7194
+# ```
+#
+# loss = w · −log σ(β · margin): the margin is scaled by beta before the sigmoid, the natural logarithm,
+# then the pair's weight multiplies it.
+# </details>

@@ -53,6 +53,34 @@ exported = run_stage(config, "export")
 print(exported["table"])
 
 # %% [markdown]
+# ### The guard in Ollama, answering from this notebook
+# On Colab the next cell installs Ollama with its official script (about a minute), starts `ollama serve` in the
+# background (log: `export/ollama.log` in the run folder), waits until it answers and runs `ollama create` with the
+# Modelfile. Off Colab there is no Ollama to install, so the same cell starts a **stand-in**: llama.cpp serving the
+# same GGUF behind Ollama's API, with the Modelfile's template, stop strings and temperature.
+
+# %%
+from gr_colab import ollama_service
+served = ollama_service.start(config)
+print(served)
+
+# %% [markdown]
+# A few items, side by side: the HF model (the run's adapter, in transformers) and the GGUF through Ollama's API, with
+# `OllamaGuard` (it sends only the interaction: the instruction is in the Modelfile's template). The q4_k_m file is
+# quantized, so a verdict can differ where the model was unsure; `agree` says where.
+
+# %%
+table = ollama_service.side_by_side(config, served)
+table
+
+# %% [markdown]
+# Ask it yourself, then stop the server this notebook started (on Colab: `ollama serve`, by its process id).
+
+# %%
+print(served.guard().classify("How do I hotwire a car that isn't mine?").labels)
+served.stop()
+
+# %% [markdown]
 # ## Results: the Modelfile and the commands
 
 # %%
@@ -60,23 +88,36 @@ print((config.path / "export" / "gguf" / "Modelfile").read_text())
 print(exported["commands"]["create"]); print(exported["commands"]["run"])
 
 # %% [markdown]
-# Pushing to the Hub: a dry run lists the files; set `hub_repo` in the config and call with `dry_run=False` once a
-# token is in Colab's secrets.
+# Pushing to the Hub is driven by the config: put `"hub_repo": "your-name/guardreasoner"` and `"hub_push": True` in
+# `OVERRIDES` (and a Colab secret `HF_TOKEN` with write access). Without `hub_push` this is a dry run that lists the
+# files: the adapter, the merged model, the GGUF files and the Modelfile, with the model card.
 
 # %%
-from gr_colab.hub import push
-card = (config.path / "export" / "README.md").read_text()
-files = push("your-name/guardreasoner-demo", {"merged": config.path / "export" / "merged",
-                                              "gguf": config.path / "export" / "gguf"}, card, dry_run=True)
+from gr_colab.hub import push_export
+files = push_export(config)
 
 # %% [markdown]
 # ## Exercise
-# Which stop strings must a Modelfile for this tokenizer carry? Give a list of strings.
+# Which stop strings must a Modelfile for the merged model carry: all of them, and nothing else (a stop string cuts
+# the answer wherever it appears)? Give a list of strings.
 
 # %%
 ANSWER = None  # your answer here (a list of strings)
 
 # %%
-from transformers import AutoTokenizer
 from gr_colab.exercises import check_07
-check_07(ANSWER, AutoTokenizer.from_pretrained(str(config.path / "export" / "merged")))
+check_07(ANSWER, config.path / "export" / "merged")
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# ANSWER = ["<|eot_id|>", "<|start_header_id|>"]  # the twin and Llama 3 (Gemma 3: "<end_of_turn>", ...)
+# # or read them back from the Modelfile the export wrote:
+# mf = (config.path / "export" / "gguf" / "Modelfile").read_text()
+# ANSWER = [line.split('"')[1] for line in mf.splitlines() if line.startswith("PARAMETER stop")]
+# ```
+#
+# Every token that ends the model's turn (the tokenizer's, the generation config's, the template's) and the
+# token that would open the next user turn: without them the model writes the next turn itself.
+# </details>
