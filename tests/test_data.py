@@ -1,5 +1,4 @@
 import json
-import re
 
 import pytest
 
@@ -234,9 +233,7 @@ def test_reasoning_budget_cuts_keep_the_verdict_and_shorten_the_trace():
         assert parse_trace(cut["output"]).labels == parse_trace(full["output"]).labels
         assert parse_trace(ans["output"]).labels == parse_trace(full["output"]).labels
         assert len(ans["output"]) < len(cut["output"]) < len(full["output"])
-        tasks = lambda text: len(re.findall(r"(?m)^# Task \d", text))  # noqa: E731
-        headless = not full["output"].startswith("# Task")  # some real outputs open on "## Reasoning Step 1"
-        assert tasks(full["output"]) <= tasks(cut["output"]) <= tasks(full["output"]) + headless
+        assert cut["output"].startswith("# Task 1\n## ")  # real outputs drift (headless, "# Task 3: x"); cuts do not
     trace = ("# Task 1\n\n## Reasoning Step 1: It asks for a recipe.\n\n## Conclusion: The request is unharmful.\n\n"
              "# Task 2\n\n## Reasoning Step 1: No response.\n\n## Reasoning Step 2: Neither refusal nor compliance.\n"
              "\n---\n\nAnswers: \nRequest: unharmful\nCompletion: None\nResponse: None")
