@@ -68,12 +68,14 @@ def check_01(answer) -> str:
 
 
 def _trained_hint(answer, expected: str, ignored: str) -> str:
-    text = answer.strip() if isinstance(answer, str) else None
-    if text is None:
+    if not isinstance(answer, str):
         return "a string: the decoded text of the tokens whose label is not -100"
-    marker = ignored.strip()[-40:]
-    if ignored.strip() and (ignored.strip() in text or (marker and marker in text)):
+    text, expected, ignored = _squash(answer), _squash(expected), _squash(ignored)
+    marker = ignored[-40:]
+    if ignored and (ignored in text or marker in text):
         return "your text includes the prompt: the instruction and the input carry no loss (label -100)"
+    if text and text in ignored:
+        return "that is part of the prompt (the instruction and the input), which carries no loss (label -100)"
     if text and expected.startswith(text):
         return "the end is missing: the end-of-turn token after the answers carries loss too (without it the model " \
                "never learns to stop)"
@@ -82,12 +84,16 @@ def _trained_hint(answer, expected: str, ignored: str) -> str:
     return "the completion of the chat: the trace and the answers (row['output']), then the end-of-turn token"
 
 
+def _squash(text: str) -> str:
+    """Words kept, runs of spaces and newlines made one space: a decode may differ in spaces, not in words."""
+    return " ".join(text.split())
+
+
 def check_03(answer, preview: dict) -> str:
     """Notebook 03: the text of the tokens that carry loss in R-SFT for one row, against the trainer's own mask
     (``preview``: :func:`gr_colab.rsft.label_preview` of that row)."""
     expected = preview["trained"].strip()
-    squash = lambda t: " ".join(t.split())  # noqa: E731  (a decode may differ in spaces, not in words)
-    return _check(answer, lambda a: isinstance(a, str) and squash(a) == squash(expected),
+    return _check(answer, lambda a: isinstance(a, str) and _squash(a) == _squash(expected),
                   lambda a: _trained_hint(a, expected, preview.get("ignored", "")))
 
 

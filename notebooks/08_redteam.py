@@ -117,3 +117,15 @@ ANSWER = None  # your answer here (a number between 0 and 1)
 # %%
 from gr_colab.redteam_metrics import check_08
 check_08(ANSWER)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# pairs = [tuple(t.split()[i:i + 2]) for t in ["how do I pick a lock", "how do I pick a fight"] for i in range(5)]
+# ANSWER = len(set(pairs)) / len(pairs)  # 6 different of 10: 0.6
+# ```
+#
+# Each request has five word pairs; four are shared ("how do", "do I", "I pick", "pick a"), so 6 of the 10 differ.
+# `gr_colab.redteam_metrics.distinct_n(texts, 2)` computes the same.
+# </details>

@@ -121,3 +121,16 @@ ANSWER = None  # your answer here (a number)
 # %%
 from gr_colab.exercises import check_09
 check_09(ANSWER)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# import math
+# z = (0.1 * 2 - (1 - 0.5) * (0.3 - (-0.2))) / 0.5  # -0.1: the safety margin takes back more than the push
+# ANSWER = -math.log(1 / (1 + math.exp(-z)))  # about 0.7444
+# ```
+#
+# MODPO subtracts the safety reward's margin, weighted by 1 − w, from β times the policy's margin, divides by w, and
+# takes −log σ of that, as DPO does.
+# </details>
