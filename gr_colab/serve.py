@@ -28,12 +28,11 @@ from typing import Optional, Union
 
 from .ollama import Modelfile, ollama_template, stop_strings
 from .prompts import TASK_LABELS, format_input, guard_turn
-from .traces import TASKS, parse_trace
+from .traces import _ANSWERS_HEADER, TASKS, parse_trace  # the header the strict reader splits on
 
 REFUSAL = "I can't help with that: {why}."
 _MF_TEMPLATE = re.compile(r'^TEMPLATE """(.*?)"""', re.DOTALL | re.MULTILINE)
 _MF_STOP = re.compile(r'^PARAMETER stop "(.*)"$', re.MULTILINE)
-_ANSWERS = re.compile(r"^[ \t]*(?:#+[ \t]*)?Answers?[ \t]*:?[ \t]*$", re.IGNORECASE | re.MULTILINE)
 
 
 # --- the prompt, as the export renders it --------------------------------------------------------------------------
@@ -72,9 +71,7 @@ class GGUFChatTokenizer:
         self.eos_token_id = llama_cpp.llama_vocab_eos(vocab)
         self.bos_token = self._text(self.bos_token_id) if self.bos_token_id >= 0 else None
         self.eos_token = self._text(self.eos_token_id) if self.eos_token_id >= 0 else None
-        control = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL
-        self._special = {self._text(i): i for i in range(llm.n_vocab())
-                         if llama_cpp.llama_vocab_get_attr(vocab, i) & control}
+        self._special = control_tokens(llm)
         self.all_special_tokens = list(self._special)
         self.added_tokens_encoder: dict = {}
 
@@ -103,6 +100,21 @@ class GGUFChatTokenizer:
         return env.from_string(self.chat_template).render(
             messages=messages, add_generation_prompt=add_generation_prompt, bos_token=self.bos_token or "",
             eos_token=self.eos_token or "", **kwargs)
+
+
+def control_tokens(llm) -> dict:
+    """Text → id of every control token of the GGUF's vocabulary (turn markers, BOS/EOS)."""
+    import llama_cpp
+
+    vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
+    control = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL
+    out = {}
+    for i in range(llm.n_vocab()):
+        if llama_cpp.llama_vocab_get_attr(vocab, i) & control:
+            text = llm.detokenize([i], special=True).decode("utf-8", errors="replace")
+            if text:
+                out[text] = i
+    return out
 
 
 def read_modelfile(path: Union[str, Path]) -> Modelfile:
@@ -148,6 +160,16 @@ class Moderator:
         self.max_tokens = max_tokens
         self.n_ctx = n_ctx
         self.add_bos = (self.llm.metadata or {}).get("tokenizer.ggml.add_bos_token", "true") != "false"
+        self.control = control_tokens(self.llm)
+
+    def check_text(self, field: str, text: Optional[str]) -> None:
+        """The rendered prompt is tokenized with its special tokens read as tokens (as the template needs), so a
+        control token written inside the user's text would become one too and could forge the turns (a fake end of
+        turn and a fake answer): such text is refused, naming the token."""
+        found = [tok for tok in self.control if text and tok in text]
+        if found:
+            raise ValueError(f"field '{field}' contains the guard's control token {found[0]!r}, which would be read "
+                             "as a turn marker; remove it")
 
     def prompt_ids(self, prompt: str, response: Optional[str] = None) -> list[int]:
         """The token ids the guard reads: the runner's BOS (when the GGUF asks for one), then the rendered text with
@@ -156,10 +178,12 @@ class Moderator:
         return list(self.llm.tokenize(text.encode("utf-8"), add_bos=self.add_bos, special=True))
 
     def moderate(self, prompt: str, response: Optional[str] = None) -> dict:
+        start = time.perf_counter()
+        self.check_text("prompt", prompt)
+        self.check_text("response", response)
         ids = self.prompt_ids(prompt, response)
         if len(ids) >= self.n_ctx:
             raise ValueError(f"the guard prompt is {len(ids)} tokens; the context holds {self.n_ctx} (--n-ctx)")
-        start = time.perf_counter()
         out = self.llm.create_completion(ids, max_tokens=min(self.max_tokens, self.n_ctx - len(ids)),
                                          temperature=0.0, top_k=1, stop=self.format.stops)
         latency = (time.perf_counter() - start) * 1000
@@ -174,7 +198,7 @@ def verdict_json(trace: str, prompt_only: bool, latency_ms: float) -> dict:
     for task in TASKS:
         label = verdict.labels.get(task)
         out[task] = None if (prompt_only and task != "request") or label not in TASK_LABELS[task] else label
-    headers = list(_ANSWERS.finditer(trace))
+    headers = list(_ANSWERS_HEADER.finditer(trace))
     out["reasoning"] = (trace[:headers[-1].start()] if headers else trace).strip()
     out["latency_ms"] = round(latency_ms, 1)
     return out
