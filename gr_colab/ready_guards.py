@@ -8,6 +8,7 @@ itself, so the paper's metric scores a ready guard exactly as it scores the stud
 """
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Callable, Optional, Union
@@ -135,4 +136,6 @@ def compare_with_ready_guards(config, student_report, guards=NOTEBOOK_GUARDS, be
             reports[name] = evaluate_guard(config, name, benchmarks=benchmarks)
         except RuntimeError as exc:
             print(f"skipped {name}: {exc}")
+        gc.collect()  # the guard's weights go before the next one loads (a T4 has 15 GB)
+        torch.cuda.empty_cache()
     return side_by_side(reports)
