@@ -108,6 +108,15 @@ def _tail(path: Optional[Path], lines: int = 20) -> str:
     return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:]) or "(the log is empty)"
 
 
+def answers(host: str) -> bool:
+    """Whether an HTTP server answers 200 on ``host`` now."""
+    try:
+        with urllib.request.urlopen(host.rstrip("/") + "/", timeout=2) as reply:
+            return reply.status == 200
+    except (urllib.error.URLError, ConnectionError, OSError):
+        return False
+
+
 def wait_until_ready(host: str = OLLAMA_HOST, timeout: float = 60.0, interval: float = 0.5,
                      log: Optional[Path] = None, process: Optional[subprocess.Popen] = None) -> float:
     """Poll ``host`` until it answers HTTP (Ollama's ``GET /`` says "Ollama is running"); the seconds waited.
@@ -115,12 +124,8 @@ def wait_until_ready(host: str = OLLAMA_HOST, timeout: float = 60.0, interval: f
     Bounded: after ``timeout`` seconds, or as soon as the server process has exited, an error with the log's tail."""
     start = time.monotonic()
     while True:
-        try:
-            with urllib.request.urlopen(host.rstrip("/") + "/", timeout=2) as reply:
-                if reply.status == 200:
-                    return time.monotonic() - start
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass
+        if answers(host):
+            return time.monotonic() - start
         if process is not None and process.poll() is not None:
             raise OllamaServiceError(f"`ollama serve` exited with code {process.returncode} before answering on "
                                      f"{host}. The end of its log ({log}):\n{_tail(log)}")
@@ -153,6 +158,11 @@ class OllamaServer:
                                          + "\n".join((done.stdout + done.stderr).splitlines()[-20:]))
 
     def start(self, timeout: float = 60.0) -> float:
+        """Start ``ollama serve`` and wait until it answers; a server already answering on ``host`` (this cell run
+        before) is used as it is."""
+        if answers(self.host):
+            print(f"an Ollama server already answers on {self.host}: using it")
+            return 0.0
         self.log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "OLLAMA_HOST": self.host.split("://")[-1]}
         with open(self.log, "ab") as out:  # the child keeps its own handle

@@ -87,8 +87,9 @@ class FakeSubprocess:
     """A fake for what cannot run here (curl to ollama.com, apt-get, the ollama binary): it records every command the
     kit runs, with the arguments we rely on, and answers like a successful run."""
 
-    def __init__(self, fail_on=None, process=None):
+    def __init__(self, fail_on=None, process=None, on_popen=None):
         self.commands, self.fail_on, self.process = [], fail_on, process or FakeProcess()
+        self.on_popen = on_popen  # what the real `ollama serve` would do: start listening
 
     def run(self, cmd, **kw):
         self.commands.append(("run", cmd, kw))
@@ -99,6 +100,8 @@ class FakeSubprocess:
     def popen(self, cmd, **kw):
         self.commands.append(("popen", cmd, kw))
         kw["stdout"].write(b"time=... level=INFO msg=\"Listening on 127.0.0.1:11434\"\n")
+        if self.on_popen:
+            self.on_popen()
         return self.process
 
 
@@ -126,12 +129,12 @@ def test_colab_branch_installs_serves_waits_and_creates(tmp_path, fake_colab):
     assert ollama_service.in_colab()
     cfg = _run_with_modelfile(tmp_path)
     port = _free_port()
-    holder = _serve_after(port, 0.3)  # stands where `ollama serve` would listen
-    fake = FakeSubprocess()
+    holder = {}
+    fake = FakeSubprocess(on_popen=lambda: holder.setdefault("serve", _serve_after(port, 0.5)))  # 0.5 s later
     try:
         served = start(cfg, host=f"http://127.0.0.1:{port}", run=fake.run, popen=fake.popen)
     finally:
-        holder["server"].shutdown()
+        holder["serve"]["server"].shutdown()
     kinds = [(k, c) for k, c, _ in fake.commands]
     assert kinds[0] == ("run", ollama_service.PREREQ_COMMAND) and "zstd" in kinds[0][1]
     assert kinds[1] == ("run", INSTALL_COMMAND) == ("run", "curl -fsSL https://ollama.com/install.sh | sh")
@@ -146,6 +149,21 @@ def test_colab_branch_installs_serves_waits_and_creates(tmp_path, fake_colab):
     assert served.name == "guardreasoner-cpu-tiny" and str(port) in served.host and "Ollama serving" in str(served)
     served.stop()
     assert fake.process.terminated
+
+
+def test_colab_branch_uses_a_server_that_already_answers(tmp_path, fake_colab):
+    cfg = _run_with_modelfile(tmp_path)
+    port = _free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Hello)  # left running by an earlier run
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    fake = FakeSubprocess()
+    try:
+        served = start(cfg, host=f"http://127.0.0.1:{port}", run=fake.run, popen=fake.popen)
+    finally:
+        server.shutdown()
+    assert [c[0] for c in fake.commands] == ["run", "run", "run"]  # install, then `ollama create`: no second serve
+    assert fake.commands[-1][1][:2] == ["ollama", "create"]
+    served.stop()  # nothing of ours to stop: the earlier server is not killed by a later cell
 
 
 def test_colab_branch_skips_the_install_when_ollama_is_there(tmp_path, fake_colab, monkeypatch):
