@@ -1,0 +1,61 @@
+"""docs/troubleshooting.md quotes the kit's own messages: each quoted piece must still be in the library's source
+(string literals joined across lines as Python joins them), so a reworded message fails here instead of leaving the
+page describing text nobody sees."""
+import re
+
+import pytest
+
+from conftest import ROOT
+
+DOC = ROOT / "docs" / "troubleshooting.md"
+
+# Literal pieces of the messages the page quotes (between the figures a message fills in).
+QUOTED = [
+    "or use a smaller model",
+    "dtype: bfloat16 is not supported on this GPU (a T4 has no bf16); use float16",
+    "were imported before Unsloth, which then cannot patch them: Runtime > Restart session, and run the Setup cell first",
+    "gr-colab: already installed in this session",
+    "the transformers path runs",
+    "a free Colab runtime has",
+    "the converter takes a minute; the quantizer compiles once (about 8 minutes on Colab), and the build is kept there "
+    "for the next session.",
+    "compiles llama.cpp: ~7-8 min on 2 cores",
+    "see the lines above. docs/troubleshooting.md has the common causes (disk, cmake).",
+    "Free space (delete old checkpoints) or export fewer GGUF types (gguf_types).",
+    "which a disconnect erases: checkpoints will not survive. Mount Drive (the folder icon on the left) and run this "
+    "cell again to keep them.",
+    "disk: merged ≈",
+    "with gguf-py/ beside it) was not found; looked for",
+    "rerun with verbose=True to see its log",
+    "has a SentencePiece-style tokenizer.json but no tokenizer.model: the GGUF will tokenize text differently from "
+    "transformers",
+    "the GGUF's chat template renders the guard prompt differently from training",
+    "llama.cpp tokenizes the prompt differently from the HF tokenizer",
+    "The end of the server's log",
+    "exited with code",
+]
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def source() -> str:
+    files = sorted((ROOT / "gr_colab").glob("*.py")) + sorted((ROOT / "scripts").glob("*.sh"))
+    text = "\n".join(f.read_text(encoding="utf-8") for f in files)
+    text = re.sub(r"""(["'])\s*\n\s*(?:f|rf|fr)?\1""", "", text)  # "abc " \n f"def" → "abc def"
+    return _squash(text.replace("\\'", "'"))
+
+
+@pytest.mark.parametrize("piece", QUOTED, ids=lambda p: p[:40])
+def test_the_page_quotes_what_the_kit_prints(piece, source):
+    assert _squash(piece) in _squash(DOC.read_text(encoding="utf-8")), "the page no longer quotes it"
+    assert _squash(piece) in source, "the kit no longer prints it: update docs/troubleshooting.md"
+
+
+def test_the_page_is_linked_from_the_readme_and_every_notebook_page():
+    assert "docs/troubleshooting.md" in (ROOT / "README.md").read_text()
+    for page in sorted((ROOT / "docs").glob("[0-9][0-9]_*.md")):
+        line = next(l for l in page.read_text().splitlines() if l.startswith("**When it fails.**"))
+        assert "(troubleshooting.md)" in line, page.name
