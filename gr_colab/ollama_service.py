@@ -26,12 +26,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Optional, Union
 
-from .ollama import RESPONSE, Modelfile, OllamaGuard
-from .prompts import format_input, guard_turn
+from .ollama import Modelfile, OllamaGuard
+from .prompts import format_input
 
 OLLAMA_HOST = "http://127.0.0.1:11434"  # where `ollama serve` listens by default
 INSTALL_COMMAND = "curl -fsSL https://ollama.com/install.sh | sh"  # Ollama's official Linux install script
-# Ollama's releases are .tar.zst archives since 2026: its script needs the zstd tool, which Colab's image lacks;
+# Ollama's recent releases are .tar.zst archives: its script needs the zstd tool, which Colab's image lacks;
 # pciutils lets the script see the T4 and install the CUDA runner.
 PREREQ_COMMAND = "apt-get -qq update && apt-get -qq install -y zstd pciutils"
 DEMO_ITEMS = [  # a few items to compare: prompt-only and with a response, harmful and not
@@ -297,12 +297,13 @@ class Served:
     name: str
     host: str
     server: object
+    num_predict: int = 1024  # the Modelfile's: the client's default would override it
 
     def __str__(self) -> str:
         return f"{self.server.kind} serving {self.name!r} on {self.host}"
 
     def guard(self, **kwargs) -> OllamaGuard:
-        return OllamaGuard(self.name, host=self.host, **kwargs)
+        return OllamaGuard(self.name, host=self.host, **{"num_predict": self.num_predict, **kwargs})
 
     def stop(self) -> None:
         self.server.stop()
@@ -319,9 +320,9 @@ def start(config, colab: Optional[bool] = None, timeout: float = 120.0, **server
         waited = server.start(timeout=timeout)
         print(f"ollama serve answered after {waited:.1f} s (log: {server.log})")
         server.create(name, spec.path)
-        return Served(name, server.host, server)
+        return Served(name, server.host, server, spec.modelfile.num_predict)
     server = LlamaCppOllamaStandIn(spec.path, name, **server_kwargs).start()
-    return Served(name, server.host, server)
+    return Served(name, server.host, server, spec.modelfile.num_predict)
 
 
 def hf_verdicts(loaded, items: list, prompt_format: str = "chat", max_new_tokens: int = 512) -> list[str]:

@@ -232,7 +232,7 @@ def test_stand_in_answers_ollama_guard_like_the_hf_model_on_the_f16_gguf(exporte
                                                   spec.modelfile.num_ctx, spec.modelfile.num_predict).text())
     server = LlamaCppOllamaStandIn(tmp_path / "Modelfile", "guardreasoner-cpu-tiny").start()
     try:
-        served = Served("guardreasoner-cpu-tiny", server.host, server)
+        served = Served("guardreasoner-cpu-tiny", server.host, server, spec.modelfile.num_predict)
         items = ollama_service.DEMO_ITEMS[:3]
         table = side_by_side(exported, served, items, loaded=hf_model)
         assert list(table.columns) == ["prompt", "response", "HF model", "llama.cpp stand-in for Ollama", "agree"]
@@ -259,6 +259,7 @@ def test_notebook_cell_on_the_cpu_runs_the_stand_in_on_the_exported_modelfile(ex
         # the stand-in sent llama.cpp the Modelfile's rendering of what OllamaGuard posted
         _, body = served.server.requests[-1]
         assert body["model"] == "guardreasoner-cpu-tiny" and body["options"]["temperature"] == 0
+        assert body["options"]["num_predict"] == served.server.spec.modelfile.num_predict == exported.max_new_tokens
         for hf_text, ollama_text in table.attrs["outputs"]:
             assert ollama_text and "{{" not in ollama_text  # an answer, no leaked template text
         import ollama

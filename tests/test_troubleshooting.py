@@ -13,7 +13,8 @@ DOC = ROOT / "docs" / "troubleshooting.md"
 QUOTED = [
     "or use a smaller model",
     "dtype: bfloat16 is not supported on this GPU (a T4 has no bf16); use float16",
-    "were imported before Unsloth, which then cannot patch them: Runtime > Restart session, and run the Setup cell first",
+    "were imported before Unsloth, which then cannot patch them: Runtime > Restart session, and run the Setup cell "
+    "first",
     "gr-colab: already installed in this session",
     "the transformers path runs",
     "a free Colab runtime has",
