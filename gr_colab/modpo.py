@@ -171,8 +171,8 @@ def completion_logps(model, tokenizer, prompts: Sequence, completions: Sequence[
         ids, attn, comp = ids.to(device), attn.to(device), comp.to(device)
         with torch.inference_mode():
             logits = model(input_ids=ids, attention_mask=attn, use_cache=False).logits
-            per_token = selective_log_softmax(logits[:, :-1].float(), ids[:, 1:], row_mask=comp[:, 1:])
-        out.append(per_token.sum(dim=1).cpu())
+            per_token = selective_log_softmax(logits[:, :-1], ids[:, 1:], row_mask=comp[:, 1:])
+        out.append(per_token.float().sum(dim=1).cpu())
     return torch.cat(out) if out else torch.zeros(0)
 
 
@@ -186,11 +186,17 @@ def implicit_rewards(model, tokenizer, adapter: str, prompts: Sequence, completi
     return (beta * (lp - ref)).tolist()
 
 
+def scoring_batch(config) -> int:
+    """Sequences per scoring forward: as many as one MODPO step holds (chosen + rejected of each pair), so scoring
+    fits wherever training fits (a 262k-word vocabulary makes the logits the largest tensor)."""
+    return 2 * config.modpo_batch_size
+
+
 def compute_margins(config, loaded, pairs: list[dict], adapter: str = "default") -> list[dict]:
     """The pairs with ``margin_chosen`` / ``margin_rejected``: the safety reward (the ``adapter`` of
     ``loaded.model``, frozen) of each chosen and rejected answer. Computed once, before any MODPO training."""
     prompts = [p["prompt"] for p in pairs]
-    kwargs = dict(beta=config.modpo_beta, batch_size=config.gen_batch_size, max_length=config.max_seq_length)
+    kwargs = dict(beta=config.modpo_beta, batch_size=scoring_batch(config), max_length=config.max_seq_length)
     m_c = implicit_rewards(loaded.model, loaded.tokenizer, adapter, prompts, [p["chosen"] for p in pairs], **kwargs)
     m_r = implicit_rewards(loaded.model, loaded.tokenizer, adapter, prompts, [p["rejected"] for p in pairs],
                            **kwargs)

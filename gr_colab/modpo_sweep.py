@@ -181,7 +181,7 @@ def answers(config: GRConfig, held: list, adapters: dict) -> dict:
 
 def score(config: GRConfig, by_variant: dict, rewards: dict, guard_dir: Path) -> list:
     """One row per answer: its helpfulness and safety rewards and the guard's verdict."""
-    from .modpo import implicit_rewards
+    from .modpo import implicit_rewards, scoring_batch
     from .models import load_model
 
     path = stage_dir(config) / "scores.jsonl"
@@ -192,7 +192,7 @@ def score(config: GRConfig, by_variant: dict, rewards: dict, guard_dir: Path) ->
     responses = [r["response"] for r in rows]
     judge_model = load_model(config, adapter=rewards["safety"], trainable=False)
     judge_model.model.load_adapter(str(rewards["helpful"]), adapter_name="helpful", is_trainable=False)
-    kwargs = dict(beta=config.modpo_beta, batch_size=config.gen_batch_size, max_length=config.max_seq_length)
+    kwargs = dict(beta=config.modpo_beta, batch_size=scoring_batch(config), max_length=config.max_seq_length)
     safety = implicit_rewards(judge_model.model, judge_model.tokenizer, "default", prompts, responses, **kwargs)
     helpful = implicit_rewards(judge_model.model, judge_model.tokenizer, "helpful", prompts, responses, **kwargs)
     del judge_model
