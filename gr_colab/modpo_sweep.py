@@ -91,7 +91,8 @@ def judge(config: GRConfig, guard_dir: Path, pairs: list, out_path: Path) -> lis
 def prepare_data(config: GRConfig) -> tuple[list, list, str]:
     out = stage_dir(config) / "data"
     if (out / "train.jsonl").exists() and (out / "held.jsonl").exists():
-        return read_jsonl(out / "train.jsonl"), read_jsonl(out / "held.jsonl"), "(loaded before)"
+        train, held = read_jsonl(out / "train.jsonl"), read_jsonl(out / "held.jsonl")
+        return train, held, f"{len(train)} training and {len(held)} held-out rows, prepared before in {out}"
     loaded = load_saferlhf(config.modpo_data, limit=config.modpo_limit, skip_bad=config.skip_bad_rows, root=ROOT)
     train, held = split_rows(loaded.rows, config.modpo_test_fraction, config.seed)
     if not held:
