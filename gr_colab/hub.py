@@ -119,9 +119,10 @@ def push(repo_id: str, folders: dict, card: str, private: bool = True, dry_run: 
     return uploads
 
 
-def push_export(config, api=None) -> list[Upload]:
+def push_export(config, merged=None, api=None) -> list[Upload]:
     """The export stage's files (the adapter it merged, the merged model, the GGUF folder) and its model card to
-    ``config.hub_repo``: a real upload when ``config.hub_push`` is True, else a dry run that lists them."""
+    ``config.hub_repo``: a real upload when ``config.hub_push`` is True, else a dry run that lists them. ``merged``:
+    where the export put the merged model (its summary's ``merged``; on Colab a scratch folder off Drive)."""
     repo = config.hub_repo
     if not repo:
         if config.hub_push:
@@ -129,11 +130,16 @@ def push_export(config, api=None) -> list[Upload]:
                              "to OVERRIDES in the config cell")
         repo = f"your-name/guardreasoner-{config.preset}"
         print(f"hub_repo is not set, so this is a dry run under {repo!r}. To push, add {{'hub_repo': "
-              "'your-name/guardreasoner', 'hub_push': True}} to OVERRIDES (and a Colab secret HF_TOKEN that can write)")
+              f"'your-name/guardreasoner', 'hub_push': True}} to OVERRIDES (and a Colab secret HF_TOKEN that can "
+              "write)")
     out = config.path / "export"
     card = out / "README.md"
     if not card.is_file():
         raise FileNotFoundError(f"{card}: no model card; run the export stage first")
     adapter = config.path / ("hsdpo" if (config.path / "hsdpo" / "adapter").exists() else "rsft") / "adapter"
-    return push(repo, {"adapter": adapter, "merged": out / "merged", "gguf": out / "gguf"}, card.read_text(),
-                private=config.hub_private, dry_run=not config.hub_push, api=api)
+    folders = {"adapter": adapter, "merged": Path(merged) if merged else out / "merged", "gguf": out / "gguf"}
+    for name, folder in folders.items():
+        if not folder.is_dir():
+            print(f"⚠ no {name} folder at {folder} (a scratch folder does not survive a new session): "
+                  f"{'run the export again to include it' if name == 'merged' else 'it is left out'}")
+    return push(repo, folders, card.read_text(), private=config.hub_private, dry_run=not config.hub_push, api=api)

@@ -94,7 +94,7 @@ print(exported["commands"]["create"]); print(exported["commands"]["run"])
 
 # %%
 from gr_colab.hub import push_export
-files = push_export(config)
+files = push_export(config, merged=exported["merged"])
 
 # %% [markdown]
 # ## Exercise

@@ -285,12 +285,20 @@ def test_push_export_follows_the_config(tmp_path, capsys, monkeypatch):
     (cfg.path / "export/README.md").write_text("card")
     assert len(push_export(cfg)) == 2  # no hub_repo: a dry run under a placeholder, saying how to push
     out = capsys.readouterr().out
-    assert "hub_repo is not set" in out and "'hub_push': True" in out and "your-name/guardreasoner-cpu-tiny" in out
+    assert "hub_repo is not set" in out and "'hub_push': True} to OVERRIDES" in out
+    assert "your-name/guardreasoner-cpu-tiny" in out
     with pytest.raises(ValueError, match="hub_repo is not set"):
         push_export(cfg.replace(hub_push=True))
     dry = cfg.replace(hub_repo="me/guard")
-    assert [u.path_in_repo for u in push_export(dry)] == ["adapter/adapter_model.safetensors", "gguf/m-q4_k_m.gguf"]
-    assert "dry run: would upload 2 files" in capsys.readouterr().out
+    (cfg.path / "export/merged").rmdir()
+    assert len(push_export(dry)) == 2
+    assert "no merged folder at" in capsys.readouterr().out  # said, not skipped silently
+    scratch = tmp_path / "scratch" / "merged"  # where the export merges on Colab: off Drive
+    scratch.mkdir(parents=True)
+    (scratch / "model.safetensors").write_bytes(b"x")
+    assert [u.path_in_repo for u in push_export(dry, merged=scratch)] == [
+        "adapter/adapter_model.safetensors", "merged/model.safetensors", "gguf/m-q4_k_m.gguf"]
+    assert "dry run: would upload 3 files" in capsys.readouterr().out
 
     class FakeHubApi:
         def __init__(self):
@@ -301,7 +309,8 @@ def test_push_export_follows_the_config(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setenv("HF_TOKEN", "hf_" + "y" * 34)
     api = FakeHubApi()
-    push_export(dry.replace(hub_push=True), api=api)
+    push_export(dry.replace(hub_push=True), merged=scratch, api=api)
     assert [c[0] for c in api.calls] == ["create_repo", "upload_folder", "upload_folder", "upload_folder",
                                          "upload_file"]
     assert api.calls[0][1]["repo_id"] == "me/guard" and api.calls[0][1]["private"] is True
+    assert (api.calls[2][1]["path_in_repo"], api.calls[2][1]["folder_path"]) == ("merged", str(scratch))
