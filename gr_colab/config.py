@@ -417,3 +417,20 @@ _MODPO_PRESETS = {
 for _name, _values in _MODPO_PRESETS.items():
     if _name in PRESETS:
         PRESETS[_name].update(_values)
+
+
+# --- red-teaming (chapter 08): each preset's counts, kept in one block ----------------------------------------------
+# The CPU presets run a couple of minutes (the twin) or tens of minutes (cpu-270m) per run; the GPU presets follow the
+# paper's scale more closely (not measured on a T4 yet). The field defaults are the middle ground.
+_REDTEAM_PRESETS = {
+    "cpu-tiny": dict(redteam_prompts=4, redteam_samples=6, redteam_heldout_prompts=4, redteam_harden_max_steps=12),
+    "cpu-270m": dict(redteam_prompts=3, redteam_samples=4, redteam_heldout_prompts=2, redteam_warmup_max_steps=8,
+                     redteam_dpo_max_steps=2, redteam_harden_max_steps=2, redteam_max_new_tokens=32),
+    "t4-270m": dict(redteam_iterations=3, redteam_prompts=64, redteam_heldout_prompts=32, redteam_warmup_items=2048),
+    "t4-1b": dict(redteam_iterations=3, redteam_prompts=64, redteam_heldout_prompts=32, redteam_warmup_items=2048),
+    "t4-3b": dict(redteam_iterations=3, redteam_prompts=32, redteam_heldout_prompts=16, redteam_warmup_items=1024),
+    "a100-8b": dict(redteam_iterations=3, redteam_prompts=128, redteam_heldout_prompts=64, redteam_warmup_items=4096),
+}
+for _name, _values in _REDTEAM_PRESETS.items():
+    if _name in PRESETS:
+        PRESETS[_name].update(_values)
