@@ -68,17 +68,19 @@ def in_process(moderator, n, time_limit):
 
 def over_http(base, clients, n, time_limit):
     start = time.perf_counter()
-    lat = []
+
+    # one pooled client (keep-alive), as a real caller would hold: a fresh httpx client per call adds its own setup
+    client = httpx.Client(timeout=600, limits=httpx.Limits(max_connections=clients))
 
     def one(i):
         if time.perf_counter() - start > time_limit:
             return None
         t = time.perf_counter()
-        r = httpx.post(base + "/v1/moderate", json={"prompt": PROMPTS[i % len(PROMPTS)]}, timeout=600)
+        r = client.post(base + "/v1/moderate", json={"prompt": PROMPTS[i % len(PROMPTS)]})
         r.raise_for_status()
         return (time.perf_counter() - t) * 1000
 
-    with ThreadPoolExecutor(clients) as pool:
+    with client, ThreadPoolExecutor(clients) as pool:
         lat = [x for x in pool.map(one, range(n)) if x is not None]
     return summary(f"HTTP, {clients:>2} clients", lat, time.perf_counter() - start)
 
