@@ -64,7 +64,8 @@ def split_seeds(seeds: list, heldout_fraction: float, seed: int) -> tuple[list, 
     random.Random(seed).shuffle(order)
     n_held = max(1, round(len(seeds) * heldout_fraction)) if heldout_fraction > 0 else 0
     held = sorted(order[:n_held])
-    return [s for i, s in enumerate(seeds) if i not in set(held)], [seeds[i] for i in held]
+    held_set = set(held)
+    return [s for i, s in enumerate(seeds) if i not in held_set], [seeds[i] for i in held]
 
 
 def few_shot_prompt(requests: Sequence[str]) -> str:
