@@ -22,6 +22,7 @@ INSTALLED_MARKER = Path("/content/.gr_colab_installed")  # one install per Colab
 MADE_BY = {"prepare": "03_rsft", "rsft": "03_rsft", "eval": "04_evaluation", "mine": "05_mining",
            "hsdpo": "06_hsdpo", "export": "07_export"}
 PLANNED = {"03": "03 R-SFT", "04": "04 evaluation", "05": "05 mining", "06": "06 HS-DPO", "07": "07 export"}
+CHAPTERS = ("08", "09")  # red-teaming (ReverseGen) and MODPO
 
 
 @dataclass
@@ -216,6 +217,9 @@ def require(config, stages, notebook: Optional[str] = None) -> None:
 def planner_line(config, notebook: str) -> str:
     """The planner's time and memory for this notebook's stage on a T4, for the chosen preset."""
     key = PLANNED.get(notebook[:2])
+    if key is None and notebook[:2] in CHAPTERS:
+        return (f"{notebook}: an advanced chapter that trains several small models; the planner has no model of it "
+                f"yet: its page (docs/{notebook}.md) gives the counts per preset")
     if key is None:
         return f"{notebook}: no training or generation here; seconds to minutes"
     if config.preset.startswith("cpu-"):

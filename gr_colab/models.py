@@ -191,9 +191,6 @@ def prepare_tokenizer(tokenizer):
     return tokenizer
 
 
-_ensure_pad = prepare_tokenizer  # the older name, still imported by a few modules
-
-
 def stop_token_ids(tokenizer, model: Optional[Any] = None, model_dir: Union[str, Path, None] = None) -> list[int]:
     """Every id that ends a turn: the generation config's eos list (Llama 3.x has three: ``<|end_of_text|>``,
     ``<|eom_id|>``, ``<|eot_id|>``; Gemma 3 IT two), the tokenizer's eos, and the token that closes an assistant

@@ -34,7 +34,7 @@ def hf_generate_fn(spec: Union[str, GuardSpec], config=None, batch_size: Optiona
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from .generate import GenerationSettings
-    from .models import Loaded, _ensure_pad
+    from .models import Loaded, prepare_tokenizer
 
     spec = spec if isinstance(spec, GuardSpec) else get_guard(spec)
     cuda = torch.cuda.is_available()
@@ -46,7 +46,7 @@ def hf_generate_fn(spec: Union[str, GuardSpec], config=None, batch_size: Optiona
         hint = (" It is gated: accept its license on its Hub page and set HF_TOKEN (Colab: the key icon)."
                 if spec.gated else "")
         raise RuntimeError(f"{spec.name}: could not load {spec.hub_id} from the Hub.{hint} ({exc})") from exc
-    _ensure_pad(tokenizer)
+    prepare_tokenizer(tokenizer)
     model = model.to("cuda" if cuda else "cpu").eval()
     loaded = Loaded(model, tokenizer, "transformers", "cuda" if cuda else "cpu", dtype, f"ready guard {spec.name}",
                     spec.hub_id)
