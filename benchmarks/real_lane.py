@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     ap.add_argument("--items", type=int, default=30, help="first items of each evaluation benchmark")
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--max-seq-length", type=int, default=1024)
+    ap.add_argument("--gen-batch", type=int, default=16, help="items generated together")
     ap.add_argument("--run-dir", default="runs/bench-real-lane")
     args = ap.parse_args(argv)
 
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
     config = GRConfig.load("cpu-270m", run_dir=args.run_dir, train_files=TRAIN, rsft_max_steps=args.steps,
                            rsft_batch_size=args.batch, max_seq_length=args.max_seq_length, max_new_tokens=512,
                            save_steps=max(10, args.steps // 2), rsft_learning_rate=2e-4, holdout_fraction=0.0,
-                           eval_limit=args.items)
+                           eval_limit=args.items, gen_batch_size=args.gen_batch)
     rows, _, report = training_rows(config, root=ROOT)
     print(report)
     before = evaluate_variant(config, load_model(config, trainable=False), "base")

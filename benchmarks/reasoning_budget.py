@@ -35,7 +35,7 @@ def run_variant(reasoning: str, run_dir: str, args) -> dict:
     config = GRConfig.load("cpu-270m", run_dir=run_dir, train_files=TRAIN, rsft_max_steps=args.steps,
                            rsft_batch_size=args.batch, max_seq_length=args.max_seq_length, max_new_tokens=512,
                            save_steps=max(10, args.steps // 2), rsft_learning_rate=2e-4, holdout_fraction=0.0,
-                           eval_limit=args.items, reasoning=reasoning)
+                           eval_limit=args.items, reasoning=reasoning, gen_batch_size=args.gen_batch)
     adapter = config.path / "rsft" / "adapter"
     if not (adapter / "adapter_model.safetensors").exists():
         rows, _, _ = training_rows(config, root=ROOT)
@@ -88,6 +88,7 @@ def main(argv=None) -> int:
     ap.add_argument("--items", type=int, default=30)
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--max-seq-length", type=int, default=1024)
+    ap.add_argument("--gen-batch", type=int, default=16, help="items generated together")
     ap.add_argument("--run-root", default="runs/bench-reasoning-budget")
     ap.add_argument("--full-run-dir", default=None, help="reuse a full-trace run (benchmarks/real_lane.py's)")
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
