@@ -152,7 +152,7 @@ def test_export_installs_llamacpp_when_it_is_missing_on_colab(stand_in_colab, mo
         (dest / "gguf-py" / "gguf").mkdir(parents=True)
         (dest / llamacpp.CONVERTER).write_text("# stand-in")
 
-    monkeypatch.delenv(llamacpp.ENV_VAR, raising=False)
+    monkeypatch.setenv(llamacpp.ENV_VAR, "")  # unset for the kit, and restored after (ensure_tools sets it)
     monkeypatch.setattr(llamacpp, "REPO_ROOT", tmp_path / "no-checkout")  # no converter anywhere
     monkeypatch.chdir(tmp_path)
     (tmp_path / "drive" / "MyDrive").mkdir(parents=True)  # Drive is mounted
@@ -170,7 +170,7 @@ def test_export_installs_llamacpp_when_it_is_missing_on_colab(stand_in_colab, mo
 def test_export_off_colab_names_the_install_command(monkeypatch, tmp_path):
     from gr_colab import llamacpp
 
-    monkeypatch.delenv(llamacpp.ENV_VAR, raising=False)
+    monkeypatch.setenv(llamacpp.ENV_VAR, "")  # unset for the kit, and restored after (ensure_tools sets it)
     monkeypatch.setattr(llamacpp, "REPO_ROOT", tmp_path)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="install_llamacpp.sh"):
