@@ -106,7 +106,9 @@ def test_diversity_merge_takes_sources_and_dedupes_by_input():
 def test_dpo_rows_carry_the_weight_and_the_prompt():
     result = mine(ITEMS, OUTPUTS)
     rows = to_dpo_rows(result.pairs, "chat")
-    assert rows[0]["prompt"][0]["role"] == "user" and rows[0]["prompt"][0]["content"].endswith(ITEMS[0]["input"])
+    # the chat turn carries the input without its trailing blank line, as every chat path does (prompts.guard_turn)
+    assert rows[0]["prompt"][0]["role"] == "user"
+    assert rows[0]["prompt"][0]["content"].endswith(ITEMS[0]["input"].rstrip())
     assert [r["sample_weight"] for r in rows] == [p["sample_weight"] for p in result.pairs]
     raw = to_dpo_rows(result.pairs, "raw")
     assert isinstance(raw[0]["prompt"], str)
