@@ -64,6 +64,7 @@ for preset in ["t4-270m", "t4-1b", "t4-3b"]:
 # HS-DPO is where a T4 runs out of memory: a pair is two sequences, and the reference forward adds a third pass.
 
 # %%
+from gr_colab.budget import plan
 print(plan("unsloth/Llama-3.2-3B-Instruct", gpu="T4", stage="hsdpo", samples=2000, batch_size=4).summary())
 
 # %% [markdown]
