@@ -30,14 +30,15 @@ def test_label_mask_on_real_rows(twin_config):
     for i, row in enumerate(rows):
         batch = trainer.data_collator([trainer.train_dataset[i]])
         ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
-        prompt = tok.apply_chat_template([{"role": "user", "content": row["instruction"] + "\n" + row["input"]}],
+        # the chat turn: instruction, newline, the input without its trailing blank line (prompts.user_content)
+        prompt = tok.apply_chat_template([{"role": "user", "content": row["instruction"] + "\n" + row["input"].rstrip()}],
                                          tokenize=False, add_generation_prompt=True)
         n_prompt = len(tok(prompt, add_special_tokens=False)["input_ids"])
         assert ids[:n_prompt] == tok(prompt, add_special_tokens=False)["input_ids"]
         assert all(l == -100 for l in labels[:n_prompt]), "a prompt token carries loss"
         assert all(l == t for l, t in zip(labels[n_prompt:], ids[n_prompt:])), "a completion token carries no loss"
         assert labels[-1] == eot, "the end-of-turn token must be trained: it is how the model learns to stop"
-        assert tok.decode(ids[n_prompt:-1]) == row["output"]
+        assert tok.decode(ids[n_prompt:-1]) == row["output"].rstrip()
 
 
 def _runner(run_dir: Path, steps: int) -> str:
