@@ -161,7 +161,8 @@ teacher.close()
 ANSWER = None  # your answer here
 
 # %%
-synthesis.check_02(ANSWER)
+from gr_colab.exercises import check_02
+check_02(ANSWER)
 
 # %% [markdown]
 # <details><summary>Solution</summary>

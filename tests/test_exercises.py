@@ -10,7 +10,6 @@ from conftest import PRED_1B, ROOT, SAMPLE
 from gr_colab import exercises
 from gr_colab.exercises import NOT_ANSWERED
 from gr_colab.redteam_metrics import check_08
-from gr_colab.synthesis import check_02
 
 OK = "✅ Correct!"
 
@@ -42,9 +41,17 @@ def test_check_01_official_parser_labels():
 
 
 def test_check_02_teacher_gold_labels():
-    assert check_02({"request": "harmful", "completion": "None", "response": "None"}) == OK
-    assert wrong(check_02({"request": "harmful", "completion": None, "response": None}), "literal string 'None'")
-    assert wrong(check_02({"request": "unharmful", "completion": "None", "response": "None"}))
+    assert exercises.check_02({"request": "harmful", "completion": "None", "response": "None"}) == OK
+    assert wrong(exercises.check_02({"request": "harmful", "completion": None, "response": None}),
+                 "literal string 'None'")
+    assert wrong(exercises.check_02({"request": "unharmful", "completion": "None", "response": "None"}))
+
+
+def test_check_02_never_raises():
+    assert exercises.check_02(None).startswith("Not answered yet")
+    assert exercises.check_02({"request": "harmful", "completion": "None", "response": "None"}) == "✅ Correct!"
+    assert exercises.check_02({"request": "harmful", "completion": None, "response": None}).startswith("❌")
+    assert exercises.check_02(42).startswith("❌")
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +186,8 @@ def test_every_exercise_has_a_collapsed_solution_after_its_check(path):
 
 
 # the exercises whose solution needs no earlier cell of its notebook, and their checkers
-STANDALONE = {"00": exercises.check_00, "01": exercises.check_01, "02": check_02, "06": exercises.check_06,
-              "08": check_08, "09": exercises.check_09}
+STANDALONE = {"00": exercises.check_00, "01": exercises.check_01, "02": exercises.check_02,
+              "06": exercises.check_06, "08": check_08, "09": exercises.check_09}
 
 
 @pytest.mark.parametrize("number", sorted(STANDALONE))

@@ -25,6 +25,7 @@ from conftest import ROOT, SAMPLE
 from gr_colab import synthesis as S
 from gr_colab.data import load_policy_data, load_train, read_records, to_sft_rows
 from gr_colab.prompts import INSTRUCTION, NO_RESPONSE, format_answers, format_input, policy_prompt
+from stand_in_proxy import FaultInjectingProxy, requested_keys
 
 FAST = S.RetryPolicy(max_attempts=4, base_delay=0.02, max_delay=0.1)
 NO_KEY_ENV = "GR_COLAB_TEST_ABSENT_KEY"  # never set: the loopback server needs no key
@@ -262,7 +263,7 @@ def _kill_and_restart(tmp_path: Path, server: S.StandInOpenAIServer, model: str,
     before = _cached_keys(cache)
     n_first = len(server.log)
     again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    return {"before": before, "n_first": n_first, "asked_again": server.requested_keys(since=n_first),
+    return {"before": before, "n_first": n_first, "asked_again": requested_keys(server, since=n_first),
             "again": again, "cache": cache, "out": out, "total": 12 + 12}
 
 
@@ -347,7 +348,7 @@ def test_against_llama_cpp_server_with_faults_kill_and_restart(llama_server, tmp
     """The real server generates (greedily, temperature 0) and the kit's filter judges: the twin's weights are random,
     so its traces are rejected as unparsed, and reported. The mechanics are the same as with any teacher."""
     faults = {2: "500", 3: "malformed", 4: "timeout"}
-    with S.StandInOpenAIServer(faults, delay=0.1, hang_seconds=1.5, upstream=llama_server) as proxy:
+    with FaultInjectingProxy(llama_server, faults, delay=0.1, hang_seconds=1.5) as proxy:
         r = _kill_and_restart(tmp_path, proxy, "twin", kill_after=5, extra=("--max-tokens", "48"))
         assert all(e["fault"] in (None, "500", "malformed", "timeout") for e in proxy.log)
     before, asked_again, total = r["before"], r["asked_again"], r["total"]
@@ -398,9 +399,3 @@ def test_rsft_trains_on_both_synthesized_formats(tmp_path):
         trained = train_rsft(config, loaded=loaded, rows=train)
         assert trained.global_step == 1 and all(l == l for l in trained.losses)  # finite, not NaN
 
-
-def test_exercise_check_never_raises(capsys):
-    assert S.check_02(None).startswith("Not answered yet")
-    assert S.check_02({"request": "harmful", "completion": "None", "response": "None"}) == "✅ Correct!"
-    assert S.check_02({"request": "harmful", "completion": None, "response": None}).startswith("❌")
-    assert S.check_02(42).startswith("❌")
