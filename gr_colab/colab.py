@@ -67,20 +67,15 @@ def setup(config, mount_drive: bool = True) -> Environment:
 
 
 def load_hub_token() -> bool:
-    """Put Colab's ``HF_TOKEN`` secret into the environment for huggingface_hub; True when a token is there."""
-    if os.environ.get("HF_TOKEN"):
-        return True
-    if in_colab():
-        try:
-            from google.colab import userdata  # type: ignore
+    """True when a Hub token is there (:func:`gr_colab.runtime.hub_token`). One found outside the environment (Colab's
+    secret) is put into ``HF_TOKEN`` too: a ``!python -m gr_colab`` cell's process has no IPython shell by which
+    huggingface_hub would recognise Colab, and some libraries read only the environment."""
+    from .runtime import hub_token
 
-            token = userdata.get("HF_TOKEN")
-        except Exception:
-            token = None
-        if token:
-            os.environ["HF_TOKEN"] = token
-            return True
-    return False
+    token = hub_token()
+    if token and not os.environ.get("HF_TOKEN"):
+        os.environ["HF_TOKEN"] = token
+    return bool(token)
 
 
 class MissingStage(SystemExit):

@@ -1,30 +1,18 @@
 """The Hugging Face Hub: push the adapter, the merged model and the GGUF files with a model card.
 
-Stage (export). The token comes from ``HF_TOKEN`` or Colab's secrets, is handed to ``huggingface_hub`` and nothing
-else: never printed, logged, written or returned. A dry run lists what would be uploaded, needs no token, and is
-what the tests run (the Hub's servers are out of reach here).
+Stage (export). The token comes from :func:`gr_colab.runtime.hub_token` (``HF_TOKEN`` or Colab's secret), is
+handed to ``huggingface_hub`` and nothing else: never printed, logged, written or returned. A dry run lists what
+would be uploaded, needs no token, and is what the tests run (the Hub's servers are out of reach here).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from .runtime import hub_token
+
 UPLOAD_SUFFIXES = (".safetensors", ".json", ".gguf", ".jinja", ".model", ".txt", ".md", "Modelfile")
-
-
-def get_token() -> Optional[str]:
-    """``HF_TOKEN`` from the environment, else Colab's secret of that name, else None."""
-    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
-    if token:
-        return token
-    try:  # only inside Colab
-        from google.colab import userdata  # type: ignore
-
-        return userdata.get("HF_TOKEN")
-    except Exception:
-        return None
 
 
 @dataclass
@@ -98,7 +86,7 @@ def push(repo_id: str, folders: dict, card: str, private: bool = True, dry_run: 
         for u in uploads:
             print(f"  {u.path_in_repo}  ({u.size / 1e6:.2f} MB)")
         return uploads
-    token = get_token()
+    token = hub_token()
     if not token:
         raise PermissionError("no Hugging Face token: set HF_TOKEN in the environment, or add a Colab secret "
                               "named HF_TOKEN (key icon in the left bar) and allow this notebook to read it")

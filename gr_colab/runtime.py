@@ -77,3 +77,13 @@ class Measure:
         d = self.as_dict()
         mem = f", {d['memory']} {d['peak_gb']:.2f} GB" if d["peak_gb"] is not None else ""
         return f"measured: {d['seconds'] / 60:.1f} min{mem}"
+
+
+# --- the Hugging Face token --------------------------------------------------------------------------------------
+def hub_token() -> Optional[str]:
+    """The Hub token, from ``huggingface_hub.get_token``: ``HF_TOKEN``, the file ``hf auth login`` writes, then
+    Colab's ``HF_TOKEN`` secret (huggingface_hub recognises Colab by its IPython shell). The library's lookup, so
+    the kit has no second one to drift from it. Hand it to ``huggingface_hub`` only: never print, log or write it."""
+    from huggingface_hub import get_token
+
+    return get_token()

@@ -166,11 +166,13 @@ def test_hub_push_uses_the_token_and_never_prints_it(exported, capsys, monkeypat
             assert secret.encode() not in f.read_bytes(), f
 
 
-def test_hub_push_without_a_token_says_how_to_add_one(exported, monkeypatch):
+def test_hub_push_without_a_token_says_how_to_add_one(exported, monkeypatch, tmp_path):
     from gr_colab.hub import push
 
     cfg, _ = exported
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    monkeypatch.delenv("HF_OIDC_RESOURCE", raising=False)  # huggingface_hub's other sources of a token: none here
+    monkeypatch.setattr("huggingface_hub.constants.HF_TOKEN_PATH", str(tmp_path / "no-token"))
     with pytest.raises(PermissionError, match="HF_TOKEN"):
         push("me/guard", {"merged": cfg.path / "export" / "merged"}, "card")
