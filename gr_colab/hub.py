@@ -1,14 +1,16 @@
 """The Hugging Face Hub: push the adapter, the merged model and the GGUF files with a model card.
 
-Stage (export). The token comes from :func:`gr_colab.runtime.hub_token` (``HF_TOKEN`` or Colab's secret), is
-handed to ``huggingface_hub`` and nothing else: never printed, logged, written or returned. A dry run lists what
-would be uploaded, needs no token, and is what the tests run (the Hub's servers are out of reach here).
+Stage (export). The card is ``huggingface_hub``'s ``ModelCard``: its metadata carries the evaluation's F1 scores as
+``model-index``, which the Hub shows beside the model. The token comes from :func:`gr_colab.runtime.hub_token`
+(``HF_TOKEN`` or Colab's secret), is handed to ``huggingface_hub`` and nothing else: never printed, logged, written or
+returned. A dry run lists what would be uploaded, needs no token, and is what the tests run (the Hub's servers are
+out of reach here).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 from .runtime import hub_token
 
@@ -37,17 +39,37 @@ def plan_upload(folders: dict) -> list[Upload]:
     return uploads
 
 
-def model_card(config, report_md: str = "", base_model: Optional[str] = None, gguf_table: str = "") -> str:
-    """The README.md of the pushed repository: base model, data, stages, evaluation, intended use and limits."""
+def eval_results(scores: Iterable[dict]) -> list:
+    """One ``EvalResult`` a benchmark, task and metric variant, from the evaluation report's scores (``name``,
+    ``task``, ``mode``, ``f1``). The task is the dataset's config, so the three tasks of one benchmark (WildGuardTest)
+    stay three entries of the ``model-index``."""
+    from huggingface_hub import EvalResult
+
+    from .evaluate import TASK_TITLES
+
+    return [EvalResult(task_type="text-classification", task_name=TASK_TITLES.get(s["task"], s["task"]),
+                       dataset_type=s["name"], dataset_name=s["name"], dataset_config=s["task"],
+                       metric_type="f1", metric_value=round(float(s["f1"]), 2), metric_name=f"F1 ({s['mode']})")
+            for s in scores]
+
+
+def model_card(config, report_md: str = "", base_model: Optional[str] = None, gguf_table: str = "",
+               scores: Iterable[dict] = ()) -> str:
+    """The README.md of the pushed repository: the Hub's metadata (base model, data, the F1 ``scores`` of the
+    evaluation report as ``model-index``), then base model, data, stages, evaluation, intended use and limits."""
+    from huggingface_hub import ModelCard, ModelCardData
+
     base = base_model or config.model_name
-    return f"""---
-base_model: {base}
-library_name: peft
-license: other
-tags: [guard, safety, guardreasoner, lora, gguf, gr-colab]
-datasets: [yueliu1999/GuardReasonerTrain]
----
-# GuardReasoner-style guard ({config.preset})
+    results = eval_results(scores)
+    data = ModelCardData(base_model=base, library_name="peft", license="other",
+                         tags=["guard", "safety", "guardreasoner", "lora", "gguf", "gr-colab"],
+                         datasets=["yueliu1999/GuardReasonerTrain"], eval_results=results or None,
+                         model_name=f"guardreasoner-{config.preset}" if results else None)  # the model-index's name
+    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n" + _card_text(config, base, report_md, gguf_table)))
+
+
+def _card_text(config, base: str, report_md: str, gguf_table: str) -> str:
+    return f"""# GuardReasoner-style guard ({config.preset})
 
 A reasoning guard model: it reads a user's request and an AI's response, reasons step by step, then answers three
 tasks — is the request harmful, is the response a refusal or compliance, is the response harmful — in the format of

@@ -182,7 +182,9 @@ def export_stage(config: GRConfig, push: bool = False) -> dict:
     rsft_report = config.path / "eval" / ("hsdpo" if "hsdpo" in str(adapter) else "rsft") / "report.md"
     if rsft_report.exists():
         eval_md = rsft_report.read_text()
-    card = model_card(config, eval_md, gguf_table=table)
+    report_json = rsft_report.with_suffix(".json")  # its F1 scores become the card's Hub metadata (model-index)
+    scores = json.loads(report_json.read_text())["scores"] if report_json.exists() else []
+    card = model_card(config, eval_md, gguf_table=table, scores=scores)
     (out / "README.md").write_text(card)
     uploads = []
     if config.hub_repo:

@@ -2,6 +2,7 @@
 import http.server
 import json
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -13,9 +14,12 @@ pytest.importorskip("llama_cpp", reason="llama-cpp-python is installed by script
 
 @pytest.fixture(scope="module")
 def exported(trained_run):
+    """The trained twin, evaluated (its F1 scores go into the model card), then exported; forced, in case another
+    module exported this shared run before it was evaluated."""
     from gr_colab.pipeline import run_stage
 
-    return trained_run, run_stage(trained_run, "export")
+    run_stage(trained_run, "eval")
+    return trained_run, run_stage(trained_run, "export", force=True)
 
 
 def test_three_gguf_types_load_and_f16_matches_the_merged_model(exported):
@@ -164,6 +168,41 @@ def test_hub_push_uses_the_token_and_never_prints_it(exported, capsys, monkeypat
     for f in cfg.path.rglob("*"):
         if f.is_file() and f.stat().st_size < 5_000_000:
             assert secret.encode() not in f.read_bytes(), f
+
+
+def test_pushed_card_carries_the_evaluation_as_hub_metadata(exported, capsys, monkeypatch):
+    """The README.md that push_export sends holds the evaluation report's F1 scores as the Hub's model-index, read
+    back by huggingface_hub's own parser; the dry run lists it, the upload (a fake API) sends that same file."""
+    from huggingface_hub import ModelCard
+
+    from gr_colab.hub import push_export
+
+    cfg, summary = exported
+    readme = cfg.path / "export" / "README.md"
+    push_export(cfg.replace(hub_repo="me/guard"))
+    assert "and README.md to me/guard" in capsys.readouterr().out
+    card = ModelCard.load(readme)
+    variant = Path(summary["adapter"]).parent.name  # the guard the export merged: its evaluation is the card's
+    report = json.loads((cfg.path / "eval" / variant / "report.json").read_text())
+    expected = {(s["name"], s["task"], f"F1 ({s['mode']})"): round(s["f1"], 2) for s in report["scores"]}
+    got = {(r.dataset_name, r.dataset_config, r.metric_name): r.metric_value for r in card.data.eval_results}
+    assert len(expected) == 2 * len(cfg.eval_benchmarks) and got == expected
+    assert {(r.task_type, r.metric_type) for r in card.data.eval_results} == {("text-classification", "f1")}
+    assert {r.dataset_type for r in card.data.eval_results} == {s["name"] for s in report["scores"]}
+    assert card.data.base_model == cfg.model_name and "## Intended use and limits" in card.text
+
+    class FakeHubApi:
+        def __init__(self):
+            self.calls = []
+
+        def __getattr__(self, name):
+            return lambda **kw: self.calls.append((name, kw))
+
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "z" * 34)
+    api = FakeHubApi()
+    push_export(cfg.replace(hub_repo="me/guard", hub_push=True), api=api)
+    sent = [kw for name, kw in api.calls if name == "upload_file" and kw["path_in_repo"] == "README.md"]
+    assert len(sent) == 1 and sent[0]["path_or_fileobj"] == readme.read_bytes()
 
 
 def test_hub_push_without_a_token_says_how_to_add_one(exported, monkeypatch, tmp_path):
