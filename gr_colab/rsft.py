@@ -39,8 +39,7 @@ class RSFTResult:
 
 
 def stage_dir(config: GRConfig, name: str = "rsft") -> Path:
-    suffix = f"-without-{config.leave_out}" if config.leave_out and name == "rsft" else ""
-    return config.path / f"{name}{suffix}"
+    return config.path / name
 
 
 def training_rows(config: GRConfig, root: Optional[Path] = None) -> tuple[list, list, str]:

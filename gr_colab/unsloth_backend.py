@@ -10,12 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 
-def available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("unsloth") is not None
-
-
 def load(config, dtype) -> tuple[Any, Any]:
     """The 4-bit (or 16-bit) base with LoRA adapters, the fast way. Unsloth must be imported before transformers
     patches are applied, which importing it here (first) does."""
@@ -54,12 +48,6 @@ def for_inference(model) -> None:
     from unsloth import FastLanguageModel
 
     FastLanguageModel.for_inference(model)  # Unsloth's 2x faster generation path
-
-
-def for_training(model) -> None:
-    from unsloth import FastLanguageModel
-
-    FastLanguageModel.for_training(model)
 
 
 def train_on_responses_only(trainer, instruction_part: str, response_part: str):

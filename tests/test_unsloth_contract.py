@@ -1,7 +1,7 @@
 """The Unsloth module against a stand-in (`import unsloth` needs a GPU, which this machine lacks).
 
 StandInUnsloth mirrors the signatures of Unsloth's documented API (FastLanguageModel.from_pretrained /
-get_peft_model / for_inference / for_training, unsloth.chat_templates.train_on_responses_only, PatchDPOTrainer,
+get_peft_model / for_inference, unsloth.chat_templates.train_on_responses_only, PatchDPOTrainer,
 model.save_pretrained_merged); every call the kit makes is bound against them, so a renamed or missing argument fails
 here. What it returns is the CPU twin, so the kit's code after the call runs for real.
 """
@@ -55,11 +55,6 @@ def make_stand_in(twin_path: str):
         @staticmethod
         @_record
         def for_inference(model):
-            return model
-
-        @staticmethod
-        @_record
-        def for_training(model, use_gradient_checkpointing=True):
             return model
 
     @_record
