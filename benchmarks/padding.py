@@ -16,7 +16,8 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from gr_colab.config import SAMPLE_TRAIN, GRConfig
 from gr_colab.data import load_train_files, to_sft_rows
-from gr_colab.models import SAMPLE_DATA, load_model
+from gr_colab.models import load_model
+from gr_colab.runtime import SAMPLE_DATA
 
 
 def lengths_of_sample_data() -> list[int]:

@@ -211,10 +211,10 @@ def plan_generation(config, stage: str = "eval", gpu: str = "T4") -> StagePlan:
         tokens = items * (config.max_new_tokens + 2 * min(OUTPUT_TOKENS, config.max_new_tokens))  # base runs long
     elif stage == "mine":
         items = config.mine_limit or (config.train_limit or 2000) * 4
-        tokens = items * config.hsdpo_k * min(OUTPUT_TOKENS, config.max_new_tokens)
+        tokens = items * config.mine_k * min(OUTPUT_TOKENS, config.max_new_tokens)
     else:
         raise ValueError("stage must be 'eval' or 'mine'")
-    batch = config.gen_batch_size * (config.hsdpo_k if stage == "mine" else 1)
+    batch = config.gen_batch_size * (config.mine_k if stage == "mine" else 1)
     seq = PROMPT_TOKENS + config.max_new_tokens
     kv = batch * seq * arch.layers * 2 * arch.kv_heads * arch.hd * 2
     logits = batch * arch.vocab * 4

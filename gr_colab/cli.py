@@ -56,16 +56,24 @@ def cmd_stage(args) -> int:
     return 0
 
 
-def cmd_modpo(args) -> int:
-    """Chapter 09: MODPO's helpful/safe front, cost judged by the run's guard; the last line is the front as JSON."""
-    from .modpo_sweep import public_json, run_modpo
+def _guarded_config(args, config_field: str):
+    """The config of a chapter that needs a trained guard: without ``config_field`` and without a guard in the run,
+    the guard is trained first (prepare and R-SFT; complete stages are skipped)."""
     from .pipeline import run_stage
 
     config = _config(args)
     _check_device(config)
-    if not config.modpo_guard_adapter and not any((config.path / s / "adapter").exists() for s in ("hsdpo", "rsft")):
-        for stage in ("prepare", "rsft"):  # no guard yet: train one first (complete stages are skipped)
+    if not getattr(config, config_field) and not any(config.layout.has_adapter(s) for s in ("hsdpo", "rsft")):
+        for stage in ("prepare", "rsft"):
             run_stage(config, stage)
+    return config
+
+
+def cmd_modpo(args) -> int:
+    """Chapter 09: MODPO's helpful/safe front, cost judged by the run's guard; the last line is the front as JSON."""
+    from .modpo_sweep import public_json, run_modpo
+
+    config = _guarded_config(args, config_field="modpo_guard_adapter")
     summary = run_modpo(config, force=args.force)
     print(json.dumps(public_json(summary)))
     return 0
@@ -100,15 +108,10 @@ def cmd_serve(args) -> int:
 
 def cmd_redteam(args) -> int:
     """Red-team the run's guard (ReverseGen), harden it; the last line printed is the figures as one JSON object."""
-    from .pipeline import run_stage
     from .redteam import run_redteam, summary_json
     from .report import write_report
 
-    config = _config(args)
-    _check_device(config)
-    if not config.redteam_guard_adapter and not any((config.path / s / "adapter").exists() for s in ("hsdpo", "rsft")):
-        for stage in ("prepare", "rsft"):  # no guard yet: train one first (complete stages are skipped)
-            run_stage(config, stage)
+    config = _guarded_config(args, config_field="redteam_guard_adapter")
     summary = run_redteam(config, force=args.force)
     write_report(config)
     print(json.dumps(summary_json(summary)))

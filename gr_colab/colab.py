@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .runtime import DRIVE_ROOT, DRIVE_RUNS, LOCAL_RUNS, in_colab  # noqa: F401 (re-exported for notebooks)
+from .runtime import DRIVE_ROOT, DRIVE_RUNS, LOCAL_RUNS, REPO_ROOT, in_colab  # noqa: F401 (re-exported for notebooks)
 REPO_URL = "https://github.com/gr-colab/gr-colab"  # the kit's repository: notebooks, README and install read this
-KIT_ROOT = Path(__file__).resolve().parent.parent  # the kit's checkout (requirements.txt, scripts/)
 INSTALLED_MARKER = Path("/content/.gr_colab_installed")  # one install per Colab session
 # Stage → the notebook that makes it: a notebook opened in a fresh runtime names the one to run first.
 MADE_BY = {"prepare": "03_rsft", "rsft": "03_rsft", "eval": "04_evaluation", "mine": "05_mining",
@@ -97,7 +96,7 @@ def install(run=None, requirements: Optional[Path] = None, quiet: bool = True) -
     from importlib import metadata
 
     run = run or (lambda cmd: subprocess.run(cmd, check=True))
-    requirements = Path(requirements or KIT_ROOT / "requirements.txt")
+    requirements = Path(requirements or REPO_ROOT / "requirements.txt")
     text = requirements.read_text()
     if INSTALLED_MARKER.exists() and INSTALLED_MARKER.read_text() == text:
         print("gr-colab: already installed in this session")
@@ -113,7 +112,7 @@ def install(run=None, requirements: Optional[Path] = None, quiet: bool = True) -
     q = ["-q"] if quiet else []
     pip = [sys.executable, "-m", "pip", "install", *q]
     commands = [pip + ["--no-deps", *no_deps], pip + ["-c", str(constraints), *rest],
-                pip + ["--no-deps", "-e", str(KIT_ROOT)]]
+                pip + ["--no-deps", "-e", str(REPO_ROOT)]]
     print(f"gr-colab: installing on Colab (keeping torch {torch_version}; {torch_bound or 'no torch bound'}) ...")
     for cmd in commands:
         run(cmd)
@@ -188,7 +187,7 @@ def start(preset: str = "auto", overrides: Optional[dict] = None, notebook: Opti
     if in_colab() and "run_dir" not in overrides:
         overrides["run_dir"] = drive_run_dir(name)
     config = GRConfig.load(name, **overrides)
-    saved = config.path / "config.yaml"
+    saved = config.layout.config_yaml
     if saved.exists():
         config = GRConfig.load(saved, **overrides)
         print(f"reloaded this run's config from {saved} (OVERRIDES applied on top)")
@@ -200,10 +199,10 @@ def start(preset: str = "auto", overrides: Optional[dict] = None, notebook: Opti
 
 
 def require(config, stages, notebook: Optional[str] = None) -> None:
-    from .pipeline import is_complete
+    from .runs import is_complete
 
     for stage in stages:
-        if not is_complete(config, stage):
+        if not is_complete(config.layout.stage(stage)):
             first = MADE_BY[stage]
             raise MissingStage(f"{notebook or 'this notebook'} needs the {stage} stage of the run in {config.run_dir}, "
                                f"and it is not there: run notebooks/{first}.ipynb first (same PRESET and OVERRIDES)")

@@ -35,7 +35,7 @@ class DataError(ValueError):
 
 
 @dataclass
-class Loaded:
+class LoadedRows:
     """Rows that passed, and every row that did not, with why."""
 
     rows: list
@@ -49,7 +49,7 @@ class Loaded:
             lines.append(f"  … and {len(self.skipped) - 20} more")
         return "\n".join([head, *lines])
 
-    def extend(self, other: "Loaded") -> "Loaded":
+    def extend(self, other: "LoadedRows") -> "LoadedRows":
         self.rows += other.rows
         self.skipped += other.skipped
         self.source = ", ".join(s for s in (self.source, other.source) if s)
@@ -84,39 +84,12 @@ def read_records(path: Union[str, Path]) -> list:
     return data
 
 
-def read_jsonl(path: Union[str, Path]) -> list:
-    """Rows of a JSONL file the kit wrote ([] when absent). A last line cut off by a kill mid-write is reported and
-    left out, with everything before it kept, so the stage that wrote it redoes only that row."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    rows = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                print(f"{path}: line {i} is incomplete (cut off mid-write); the rows before it are kept")
-                break
-    return rows
-
-
-def write_jsonl(path: Union[str, Path], rows: Iterable[dict]) -> Path:
-    """Write all rows at once, through a temporary file, so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
 def _where(source: str, index: int) -> str:
     return f"{source}:row {index}"
 
 
-def _collect(records: Iterable, source: str, check, skip_bad: bool, limit: Optional[int]) -> Loaded:
-    out = Loaded([], [], source)
+def _collect(records: Iterable, source: str, check, skip_bad: bool, limit: Optional[int]) -> LoadedRows:
+    out = LoadedRows([], [], source)
     for i, record in enumerate(records):
         if limit is not None and len(out.rows) >= limit:
             break
@@ -165,7 +138,7 @@ def dataset_name(path: Union[str, Path]) -> str:
 
 
 def load_train(source: Union[str, Path, Any], *, limit: Optional[int] = None, skip_bad: bool = False,
-               dataset: Optional[str] = None) -> Loaded:
+               dataset: Optional[str] = None) -> LoadedRows:
     """GuardReasonerTrain rows from a file, a ``datasets.Dataset``, or ``hf://<id>[:split]`` (Colab)."""
     if isinstance(source, (str, Path)) and str(source).startswith("hf://"):
         return load_train_hub(str(source)[5:], limit=limit, skip_bad=skip_bad)
@@ -177,7 +150,7 @@ def load_train(source: Union[str, Path, Any], *, limit: Optional[int] = None, sk
     return _collect(iter(source), f"<{name}>", lambda r, w: validate_train_row(r, w, name), skip_bad, limit)
 
 
-def load_train_hub(spec: str, *, limit: Optional[int] = None, skip_bad: bool = False) -> Loaded:
+def load_train_hub(spec: str, *, limit: Optional[int] = None, skip_bad: bool = False) -> LoadedRows:
     """``yueliu1999/GuardReasonerTrain`` (all four splits) or ``…:AegisTrainR`` (one), a Hub id or a local folder
     holding the dataset card, through ``datasets``.
 
@@ -188,7 +161,7 @@ def load_train_hub(spec: str, *, limit: Optional[int] = None, skip_bad: bool = F
 
     repo, _, split = spec.partition(":")
     splits = [split] if split else list(HUB_SPLITS)
-    out = Loaded([], [], "")
+    out = LoadedRows([], [], "")
     for name in splits:
         try:
             ds = datasets.load_dataset(repo, split=name)
@@ -201,9 +174,9 @@ def load_train_hub(spec: str, *, limit: Optional[int] = None, skip_bad: bool = F
 
 
 def load_train_files(files: Iterable[str], *, limit: Optional[int] = None, skip_bad: bool = False,
-                     leave_out: Optional[str] = None, root: Union[str, Path, None] = None) -> Loaded:
+                     leave_out: Optional[str] = None, root: Union[str, Path, None] = None) -> LoadedRows:
     """Every training file of a config; ``leave_out`` drops one dataset, for the diversity runs, and says so."""
-    out = Loaded([], [], "")
+    out = LoadedRows([], [], "")
     for f in files:
         path = f  # as given (cwd-relative), else relative to ``root`` (the repo, for a notebook run elsewhere)
         if not str(f).startswith("hf://") and not Path(f).exists() and root is not None:
@@ -380,14 +353,14 @@ def validate_benchmark_row(record: Any, where: str, task: str) -> dict:
 
 
 def load_benchmark(path: Union[str, Path], task: str, *, limit: Optional[int] = None,
-                   skip_bad: bool = False) -> Loaded:
+                   skip_bad: bool = False) -> LoadedRows:
     """A benchmark file in the official shape; ``task`` is request, completion or response."""
     return _collect(read_records(path), str(path), lambda r, w: validate_benchmark_row(r, w, task),
                     skip_bad, limit)
 
 
 # --- the six-policy format (the Colab guide's training_data.json) -----------------------------------------------
-def load_policy_data(path: Union[str, Path], *, skip_bad: bool = False, limit: Optional[int] = None) -> Loaded:
+def load_policy_data(path: Union[str, Path], *, skip_bad: bool = False, limit: Optional[int] = None) -> LoadedRows:
     """One row per (sample, policy) that has a reasoning trace; a sample without all six traces is reported."""
     path = Path(path)
     try:

@@ -14,7 +14,7 @@ from typing import Iterable, Optional, Union
 from .config import GRConfig
 from .data import load_benchmark
 from .metrics import METRIC_MODES, Score, canonical_task, score_predictions, weighted_average
-from .models import SAMPLE_DATA
+from .runtime import SAMPLE_DATA
 
 PUBLIC_BASE = "https://raw.githubusercontent.com/yueliu1999/GuardReasoner/main/data/benchmark/"
 
@@ -89,10 +89,10 @@ def benchmark_path(bench: Benchmark, local_dirs: Iterable[Union[str, Path]] = ()
     if not target.exists():
         import urllib.request
 
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".part")
-        urllib.request.urlretrieve(PUBLIC_BASE + bench.file, tmp)  # data in the official shape, JSON only
-        tmp.rename(target)
+        from .runtime import atomic_path
+
+        with atomic_path(target) as tmp:
+            urllib.request.urlretrieve(PUBLIC_BASE + bench.file, tmp)  # data in the official shape, JSON only
     return target
 
 
@@ -106,7 +106,7 @@ def score_file(path: Union[str, Path], task: str, mode: str = "official", name: 
                guard: Optional[str] = None, controversial: str = "strict") -> Score:
     """Score a ``{label, predict}`` file; with ``guard`` (a ready guard's name) ``predict`` holds that guard's raw
     output, read by its parser (:mod:`gr_colab.guards`) into the kit's Answers block first: the same metric."""
-    from .data import read_jsonl
+    from .runtime import read_jsonl
 
     if not Path(path).exists():
         raise FileNotFoundError(f"{path}: no such prediction file")
@@ -178,10 +178,10 @@ def evaluate(config: GRConfig, loaded, name: str, benchmarks: Optional[list[str]
     """Generate greedily on each benchmark into ``run_dir/eval/<name>/`` and score; resumable item by item."""
     from .generate import GenerationSettings, run_predictions
 
-    out = config.path / "eval" / name
+    out = config.layout.eval_dir(name)
     benches = find_benchmarks(benchmarks or config.eval_benchmarks)
     for b in benches:
-        items = benchmark_items(b, limit=config.eval_limit, download_to=config.path / "benchmarks")
+        items = benchmark_items(b, limit=config.eval_limit, download_to=config.layout.stage("benchmarks"))
         path = out / f"{b.name}-{b.task}" / "generated_predictions.jsonl"
         run_predictions(loaded, items, path, GenerationSettings.greedy(config), config.prompt_format,
                         progress=progress)
@@ -189,34 +189,6 @@ def evaluate(config: GRConfig, loaded, name: str, benchmarks: Optional[list[str]
     (out / "report.json").write_text(json.dumps(report.to_json(), indent=2))
     (out / "report.md").write_text(report.markdown())
     plot_report(report, out)
-    return report
-
-
-def evaluate_guard(config: GRConfig, guard: str, generate_fn=None, benchmarks: Optional[list[str]] = None,
-                   controversial: str = "strict", progress: bool = True) -> Report:
-    """A ready guard (:data:`gr_colab.guards.READY_GUARDS`) on the same benchmarks, scored by the same metric, into
-    ``run_dir/eval/<guard>/``; a benchmark whose task the guard lacks is skipped, and said. ``generate_fn(calls) ->
-    outputs`` runs the model (default: the guard from the Hub with transformers, :mod:`gr_colab.ready_guards`)."""
-    from .guards import get_guard
-    from .ready_guards import hf_generate_fn, run_guard_predictions
-
-    spec = get_guard(guard)
-    out = config.path / "eval" / spec.name
-    benches = []
-    for b in find_benchmarks(benchmarks or config.eval_benchmarks):
-        if b.task not in spec.tasks:
-            print(f"{spec.name}: skipped {b.name} ({TASK_TITLES[b.task]}): this guard has no {b.task} task")
-            continue
-        benches.append(b)
-        if generate_fn is None:
-            generate_fn = hf_generate_fn(spec, config)
-        items = benchmark_items(b, limit=config.eval_limit, download_to=config.path / "benchmarks")
-        run_guard_predictions(spec, generate_fn, items, b.task,
-                              out / f"{b.name}-{b.task}" / "generated_predictions.jsonl", controversial, progress)
-    report = score_run(out, benches)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report.to_json(), indent=2))
-    (out / "report.md").write_text(report.markdown())
     return report
 
 
@@ -302,7 +274,7 @@ def holdout_check(config: GRConfig, loaded, rows: list, name: str, progress: boo
 
     items = [{"id": i, "input": r["input"], "instruction": r.get("instruction"), "label": r["output"]}
              for i, r in enumerate(rows)]
-    path = config.path / "eval" / name / "holdout" / "generated_predictions.jsonl"
+    path = config.layout.eval_dir(name) / "holdout" / "generated_predictions.jsonl"
     preds = run_predictions(loaded, items, path, GenerationSettings.greedy(config), config.prompt_format,
                             progress=progress)
     verdicts = [parse_trace(p["predict"]) for p in preds]

@@ -209,6 +209,16 @@ def check_07(answer, merged_dir) -> str:
     return _check(answer, lambda a: as_set(a) == set(expected), hint)
 
 
+def check_08(answer) -> str:
+    """Notebook 08: distinct-2 of two requests that share their first four words."""
+    from .redteam_metrics import distinct_n
+
+    texts = ["how do I pick a lock", "how do I pick a fight"]
+    expected = distinct_n(texts, 2)
+    return _check(answer, lambda a: abs(float(a) - expected) < 1e-6,
+                  "list every word pair (bigram) of both requests: count the different ones, divide by all of them")
+
+
 def check_09(answer) -> str:
     """Notebook 09: the MODPO loss of one pair: beta 0.1, policy log-ratio margin 2, safety margins 0.3 (chosen) and
     -0.2 (rejected), helpfulness weight w = 0.5."""

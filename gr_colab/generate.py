@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
-from .data import read_jsonl, write_jsonl
+from .runtime import read_jsonl, write_jsonl
 from .models import render_prompt, stop_token_ids
 from .prompts import INSTRUCTION, raw_prompt, user_content
 
@@ -35,7 +35,7 @@ class GenerationSettings:
     @classmethod
     def sampling(cls, config) -> "GenerationSettings":
         return cls(max_new_tokens=config.max_new_tokens, batch_size=config.gen_batch_size, do_sample=True,
-                   temperature=config.hsdpo_temperature, top_p=config.hsdpo_top_p, num_samples=config.hsdpo_k,
+                   temperature=config.mine_temperature, top_p=config.mine_top_p, num_samples=config.mine_k,
                    seed=config.seed)
 
 

@@ -6,7 +6,7 @@ beta 0.01, an NLL term on the chosen output with weight 2.0 (``pref_ftx``), and 
 :class:`WeightedDPOTrainer` adds them through TRL's own extension points:
 
 * the dataset keeps its ``sample_weight`` column: TRL's tokenization (``_prepare_dataset``) maps without removing
-  columns, and :class:`PerPairColumns` adds the column to the ones the Trainer keeps (otherwise
+  columns, and :class:`gr_colab.training.PerPairColumns` adds the column to the ones the Trainer keeps (otherwise
   ``remove_unused_columns`` drops it silently) and swaps in :class:`WeightedPreferenceCollator` (a
   ``DataCollatorForPreference``), which carries it into the batch as a tensor (MODPO's margins travel the same way);
 * :meth:`WeightedDPOTrainer._compute_loss` wraps TRL's (it still runs the policy forward and logs every TRL metric)
@@ -30,19 +30,16 @@ dropped again after training and is never saved with the HS-DPO adapter.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 from trl import DPOConfig, DPOTrainer
-from trl.trainer.dpo_trainer import DataCollatorForPreference
 from trl.trainer.utils import selective_log_softmax
 
-WEIGHT_COLUMN = "sample_weight"
+from .training import WEIGHT_COLUMN, PerPairColumns, callbacks, device_args, finish, preference_rows
 
 
 # --- the loss --------------------------------------------------------------------------------------------------
@@ -70,56 +67,6 @@ def weighted_dpo_loss(chosen_logps: torch.Tensor, rejected_logps: torch.Tensor, 
     if weights.shape != per_pair.shape:
         raise ValueError(f"weights have shape {tuple(weights.shape)}, expected one per pair {tuple(per_pair.shape)}")
     return (weights * per_pair).mean()
-
-
-# --- the batch -------------------------------------------------------------------------------------------------
-@dataclass
-class WeightedPreferenceCollator(DataCollatorForPreference):
-    """TRL's preference collator, plus one float tensor per extra per-pair column: ``float_columns`` maps a column
-    to the value a missing or None entry takes (None: the column is required in every example). By default it
-    carries ``sample_weight`` (missing: 1.0) when the examples have it; MODPO carries its margins the same way.
-    Padding, truncation and the chosen-then-rejected layout stay TRL's."""
-
-    float_columns: dict = field(default_factory=lambda: {WEIGHT_COLUMN: 1.0})
-
-    def torch_call(self, examples: list[dict]) -> dict:
-        batch = super().torch_call(examples)
-        for name, default in self.float_columns.items():
-            if default is not None and not any(name in ex for ex in examples):
-                continue
-            values = [ex.get(name) for ex in examples]
-            if default is None and any(v is None for v in values):
-                raise ValueError(f"column {name!r} is missing from {sum(v is None for v in values)} of the "
-                                 f"{len(values)} examples of this batch (it is required)")
-            batch[name] = torch.tensor([default if v is None else float(v) for v in values], dtype=torch.float32)
-        return batch
-
-
-class PerPairColumns:
-    """For a ``DPOTrainer`` subclass: per-pair float columns (``extra_columns``: name → default, as in
-    :class:`WeightedPreferenceCollator`) survive the Trainer's column clean-up and reach ``compute_loss``.
-
-    * TRL's tokenization (``_prepare_dataset``) maps without removing columns, and
-      :meth:`_set_signature_columns_if_needed` adds these to the ones the Trainer keeps (otherwise
-      ``remove_unused_columns`` drops them silently, and turning it off would keep the string columns too);
-    * :meth:`_carry_extra_columns`, called after ``DPOTrainer.__init__``, swaps TRL's collator for a
-      :class:`WeightedPreferenceCollator` with the same settings (a collator passed in by the caller is kept).
-    """
-
-    extra_columns: dict = {}
-
-    def _carry_extra_columns(self) -> None:
-        if type(self.data_collator) is DataCollatorForPreference:
-            fields = dataclasses.fields(DataCollatorForPreference)
-            self.data_collator = WeightedPreferenceCollator(
-                **{f.name: getattr(self.data_collator, f.name) for f in fields},
-                float_columns=dict(self.extra_columns))
-
-    def _set_signature_columns_if_needed(self):
-        super()._set_signature_columns_if_needed()
-        missing = [c for c in self.extra_columns if c not in self._signature_columns]
-        if missing:
-            self._signature_columns = [*self._signature_columns, *missing]
 
 
 # --- the trainer -----------------------------------------------------------------------------------------------
@@ -213,8 +160,6 @@ def _check_supported(args: DPOConfig) -> float:
 def dpo_config(config, output_dir: Union[str, Path], device: str) -> DPOConfig:
     """TRL's DPOConfig from the kit's config: sigmoid DPO (+ the SFT term as TRL's ``"sft"`` loss), fp16 on a GPU
     without bf16 (a T4), bf16 on newer GPUs, full precision and no gradient checkpointing on the CPU."""
-    from .models import trainer_device_args
-
     sft = float(config.hsdpo_sft_weight)
     return DPOConfig(
         output_dir=str(output_dir),
@@ -227,7 +172,7 @@ def dpo_config(config, output_dir: Union[str, Path], device: str) -> DPOConfig:
         per_device_train_batch_size=config.hsdpo_batch_size,
         gradient_accumulation_steps=config.hsdpo_grad_accum,
         max_length=config.max_seq_length,
-        **trainer_device_args(config, device),
+        **device_args(config, device),
     )
 
 
@@ -246,36 +191,11 @@ class HSDPOResult:
         return [h["loss"] for h in self.log_history if "loss" in h]
 
 
-def preference_rows(pairs: list[dict], prompt_format: str = "chat") -> list[dict]:
-    """Rows for TRL: conversational (prompt = user messages, chosen/rejected = one assistant message) for ``chat``,
-    plain strings for ``raw``; ``sample_weight`` kept (1.0 when a pair has none)."""
-    if prompt_format not in ("chat", "raw"):
-        raise ValueError(f"prompt_format must be 'chat' or 'raw', got {prompt_format!r}")
-    rows = []
-    for i, p in enumerate(pairs):
-        missing = [k for k in ("prompt", "chosen", "rejected") if k not in p]
-        if missing:
-            raise ValueError(f"pair {i} has no {', '.join(missing)}")
-        prompt, chosen, rejected = p["prompt"], p["chosen"], p["rejected"]
-        if prompt_format == "chat":
-            prompt = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
-            chosen, rejected = (c if isinstance(c, list) else [{"role": "assistant", "content": c}]
-                                for c in (chosen, rejected))
-        else:
-            prompt = prompt if isinstance(prompt, str) else prompt[-1]["content"]
-            chosen, rejected = (c if isinstance(c, str) else c[-1]["content"] for c in (chosen, rejected))
-        weight = p.get(WEIGHT_COLUMN)
-        rows.append({"prompt": prompt, "chosen": chosen, "rejected": rejected,
-                     WEIGHT_COLUMN: 1.0 if weight is None else float(weight)})
-    return rows
-
-
 def train_hsdpo(config, loaded, pairs: list[dict], out_dir: Union[str, Path]) -> HSDPOResult:
-    """Weighted DPO of ``loaded.model`` (a PEFT model; its adapter at the start is the reference) on the mined
-    pairs; saves the adapter and the tokenizer to ``out_dir/adapter`` and the curves to ``out_dir``."""
+    """Weighted DPO of ``loaded.model`` (a PEFT model; its adapter at the start is the reference) on preference
+    pairs (mined hard samples, or rows with a prompt: :func:`gr_colab.training.preference_rows`); saves the
+    adapter and the tokenizer to ``out_dir/adapter`` and the curves to ``out_dir``."""
     from datasets import Dataset
-
-    from .rsft import COMPLETE_MARKER, _callbacks, save_curves
 
     if not pairs:
         raise ValueError("HS-DPO needs at least one preference pair")
@@ -288,7 +208,7 @@ def train_hsdpo(config, loaded, pairs: list[dict], out_dir: Union[str, Path]) ->
     trainer = WeightedDPOTrainer(model=loaded.model, ref_model=None,
                                  args=dpo_config(config, out / "checkpoints", loaded.device),
                                  train_dataset=Dataset.from_list(rows), processing_class=loaded.tokenizer,
-                                 callbacks=_callbacks())
+                                 callbacks=callbacks())
     model = trainer.model
     try:
         trainer.train()
@@ -296,15 +216,7 @@ def train_hsdpo(config, loaded, pairs: list[dict], out_dir: Union[str, Path]) ->
         if "ref" in getattr(model, "peft_config", {}):
             model.delete_adapter("ref")
     active = model.active_adapter
-    adapter_dir = out / "adapter"
-    model.save_pretrained(str(adapter_dir), safe_serialization=True,
-                          selected_adapters=[active] if isinstance(active, str) else list(active))
-    loaded.tokenizer.save_pretrained(str(adapter_dir))
-    history = list(trainer.state.log_history)
-    csv_path, png_path = save_curves(history, out, "HS-DPO")
-    (adapter_dir / COMPLETE_MARKER).write_text(json.dumps({"global_step": trainer.state.global_step,
-                                                           "pairs": len(rows)}))
-    return HSDPOResult(adapter_dir, history,
-                       [h["rewards/accuracies"] for h in history if "rewards/accuracies" in h],
-                       [h["rewards/margins"] for h in history if "rewards/margins" in h],
-                       csv_path, png_path, trainer.state.global_step)
+    done = finish(trainer, loaded.tokenizer, out, "HS-DPO", {"pairs": len(rows)},
+                  adapters=[active] if isinstance(active, str) else list(active))
+    return HSDPOResult(done.adapter_dir, done.log_history, done.series("rewards/accuracies"),
+                       done.series("rewards/margins"), done.curves_csv, done.curves_png, done.global_step)

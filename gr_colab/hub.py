@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
+from .runs import MARKER
 from .runtime import hub_token
 
 UPLOAD_SUFFIXES = (".safetensors", ".json", ".gguf", ".jinja", ".model", ".txt", ".md", "Modelfile")
@@ -27,13 +28,14 @@ class Upload:
 def plan_upload(folders: dict) -> list[Upload]:
     """``{"adapter": dir, "merged": dir, "gguf": dir}`` → the files to upload, under those folder names.
 
-    Only safetensors, GGUF, JSON and text: never a pickle (``.bin``, ``.pt``), never optimizer state."""
+    Only safetensors, GGUF, JSON and text: never a pickle (``.bin``, ``.pt``), never optimizer state, never the
+    kit's completion markers (run bookkeeping)."""
     uploads = []
     for prefix, folder in folders.items():
         if folder is None or not Path(folder).exists():
             continue
         for f in sorted(Path(folder).rglob("*")):
-            if f.is_file() and (f.suffix in UPLOAD_SUFFIXES or f.name in UPLOAD_SUFFIXES):
+            if f.is_file() and (f.suffix in UPLOAD_SUFFIXES or f.name in UPLOAD_SUFFIXES) and f.name != MARKER:
                 rel = f.relative_to(folder).as_posix()
                 uploads.append(Upload(f, f"{prefix}/{rel}" if prefix else rel, f.stat().st_size))
     return uploads
@@ -121,7 +123,7 @@ def push(repo_id: str, folders: dict, card: str, private: bool = True, dry_run: 
         if folder is None or not Path(folder).exists():
             continue
         api.upload_folder(repo_id=repo_id, folder_path=str(folder), path_in_repo=prefix or None, token=token,
-                          allow_patterns=[f"*{s}" for s in UPLOAD_SUFFIXES],
+                          allow_patterns=[f"*{s}" for s in UPLOAD_SUFFIXES], ignore_patterns=[f"**/{MARKER}", MARKER],
                           commit_message=f"gr-colab: upload {prefix or 'files'}")
     api.upload_file(path_or_fileobj=card.encode("utf-8"), path_in_repo="README.md", repo_id=repo_id, token=token,
                     commit_message="gr-colab: model card")
@@ -142,11 +144,11 @@ def push_export(config, merged=None, api=None) -> list[Upload]:
         print(f"hub_repo is not set, so this is a dry run under {repo!r}. To push, add {{'hub_repo': "
               f"'your-name/guardreasoner', 'hub_push': True}} to OVERRIDES (and a Colab secret HF_TOKEN that can "
               "write)")
-    out = config.path / "export"
+    out = config.layout.export
     card = out / "README.md"
     if not card.is_file():
         raise FileNotFoundError(f"{card}: no model card; run the export stage first")
-    adapter = config.path / ("hsdpo" if (config.path / "hsdpo" / "adapter").exists() else "rsft") / "adapter"
+    adapter = config.layout.guard_adapter()
     folders = {"adapter": adapter, "merged": Path(merged) if merged else out / "merged", "gguf": out / "gguf"}
     for name, folder in folders.items():
         if not folder.is_dir():

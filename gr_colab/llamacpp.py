@@ -18,9 +18,10 @@ import sys
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
+from .runtime import REPO_ROOT, atomic_path
+
 VERSION = "0.3.36"  # llama-cpp-python; its sdist vendors the llama.cpp whose converter is used
 ENV_VAR = "GR_COLAB_LLAMA_CPP"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 INSTALL_HINT = "bash scripts/install_llamacpp.sh"
 CONVERTER = "convert_hf_to_gguf.py"
 CONVERTER_TYPES = ("f32", "f16", "bf16", "q8_0")  # written by the converter itself
@@ -117,23 +118,19 @@ def convert_to_gguf(hf_dir: PathLike, out_path: PathLike, outtype: str = "f16", 
         raise FileNotFoundError(f"{hf_dir} is not a saved Hugging Face model folder (no config.json)")
     _warn_if_tokenizer_model_missing(hf_dir)
     script = find_converter(converter)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(out_path.name + ".partial")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(script.parent / "gguf-py")] + ([env["PYTHONPATH"]]
                                                                            if env.get("PYTHONPATH") else []))
     env.pop("NO_LOCAL_GGUF", None)
-    cmd = [sys.executable, str(script), str(hf_dir), "--outfile", str(partial), "--outtype", outtype]
-    try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        partial.unlink(missing_ok=True)
-        raise RuntimeError(f"llama.cpp's converter did not finish in {timeout} s") from exc
-    if proc.returncode != 0 or not partial.is_file():
-        partial.unlink(missing_ok=True)
-        raise RuntimeError(f"llama.cpp's converter failed (exit {proc.returncode}) on {hf_dir} → {outtype}:\n"
-                           f"{_tail(proc.stderr or proc.stdout)}")
-    os.replace(partial, out_path)
+    with atomic_path(out_path) as partial:
+        cmd = [sys.executable, str(script), str(hf_dir), "--outfile", str(partial), "--outtype", outtype]
+        try:
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeError(f"llama.cpp's converter did not finish in {timeout} s") from exc
+        if proc.returncode != 0 or not partial.is_file():
+            raise RuntimeError(f"llama.cpp's converter failed (exit {proc.returncode}) on {hf_dir} → {outtype}:\n"
+                               f"{_tail(proc.stderr or proc.stdout)}")
     return out_path
 
 
@@ -188,15 +185,12 @@ def quantize_gguf(src: PathLike, dst: PathLike, kind: str = "q4_k_m", *, nthread
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = QUANT_TYPES[key]
     params.nthread = nthread
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    partial = dst.with_name(dst.name + ".partial")
-    with _quiet(not verbose):
-        rc = llama_cpp.llama_model_quantize(str(src).encode(), str(partial).encode(), ctypes.byref(params))
-    if rc != 0 or not partial.is_file():
-        partial.unlink(missing_ok=True)
-        raise RuntimeError(f"llama.cpp could not quantize {src} to {kind} (llama_model_quantize returned {rc}); "
-                           "rerun with verbose=True to see its log")
-    os.replace(partial, dst)
+    with atomic_path(dst) as partial:
+        with _quiet(not verbose):
+            rc = llama_cpp.llama_model_quantize(str(src).encode(), str(partial).encode(), ctypes.byref(params))
+        if rc != 0 or not partial.is_file():
+            raise RuntimeError(f"llama.cpp could not quantize {src} to {kind} (llama_model_quantize returned {rc}); "
+                               "rerun with verbose=True to see its log")
     return dst
 
 

@@ -13,7 +13,6 @@ Stage (pure logic over sampled outputs). The paper's rules, and what the officia
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,24 +154,8 @@ def save_pairs(result: MiningResult, out_dir: Union[str, Path]) -> tuple[Path, P
     """``pairs.jsonl`` and ``summary.json`` (counts per task and dataset, the weight histogram, the reasons)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    from .data import write_jsonl
+    from .runtime import atomic_write_json, write_jsonl
 
     pairs_path, summary_path = write_jsonl(out / "pairs.jsonl", result.pairs), out / "summary.json"
-    summary_path.write_text(json.dumps(result.summary(), indent=2))
+    atomic_write_json(summary_path, result.summary())
     return pairs_path, summary_path
-
-
-def to_dpo_rows(pairs: list[dict], prompt_format: str = "chat") -> list[dict]:
-    """Pairs as TRL preference rows ``{prompt, chosen, rejected, sample_weight}``."""
-    from .prompts import INSTRUCTION, chat_messages, raw_prompt
-
-    rows = []
-    for p in pairs:
-        instruction = p.get("instruction") or INSTRUCTION
-        if prompt_format == "chat":
-            prompt = chat_messages(p["input"], instruction=instruction)
-        else:
-            prompt = raw_prompt(p["input"], instruction)
-        rows.append({"prompt": prompt, "chosen": p["chosen"], "rejected": p["rejected"],
-                     "sample_weight": float(p["sample_weight"])})
-    return rows

@@ -2,7 +2,7 @@
 
 Models layer. ``load_model(config)`` picks the backend (Unsloth on CUDA when it is installed, else transformers +
 PEFT: 4-bit through bitsandbytes on CUDA, full precision on the CPU), says which and why, and returns the same
-:class:`Loaded` either way. The CPU twin (``model_name: twin``) is built on the spot by :mod:`gr_colab.twin`.
+:class:`LoadedModel` either way. The CPU twin (``model_name: twin``) is built on the spot by :mod:`gr_colab.twin`.
 Chat templates and stop tokens always come from the model's tokenizer, never from a table in the kit.
 """
 from __future__ import annotations
@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from .config import GEMMA_270M, ConfigError, GRConfig
+from .runtime import SAMPLE_DATA
 
-SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 
 
 @dataclass
-class Loaded:
+class LoadedModel:
     model: Any
     tokenizer: Any
     backend: str  # "unsloth" or "transformers"
@@ -107,30 +107,7 @@ def resolve_dtype(config: GRConfig, device: str):
     return torch.float32
 
 
-def trainer_device_args(config: GRConfig, device: str) -> dict:
-    """The Trainer arguments that depend on the machine, shared by R-SFT and HS-DPO: fp16 on a GPU without bf16 (a
-    T4), bf16 on newer GPUs; on the CPU full precision, no gradient checkpointing and plain AdamW (8-bit Adam needs
-    CUDA), all passed explicitly because TRL 1.x changed their defaults."""
-    import torch
-
-    cuda = device == "cuda"
-    fp16 = cuda and not torch.cuda.is_bf16_supported()
-    return dict(use_cpu=not cuda, bf16=cuda and not fp16, fp16=fp16,
-                gradient_checkpointing=bool(config.gradient_checkpointing) and cuda,
-                optim=config.optim if cuda else "adamw_torch", report_to="none", dataloader_num_workers=0,
-                seed=config.seed, data_seed=config.seed, max_grad_norm=1.0, logging_steps=config.logging_steps,
-                save_strategy="steps", save_steps=config.save_steps, save_total_limit=config.save_total_limit)
-
-
-def lora_config(config: GRConfig):
-    from peft import LoraConfig
-
-    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM",
-                      modules_to_save=list(config.modules_to_save) or None)
-
-
-def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainable: bool = True) -> Loaded:
+def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainable: bool = True) -> LoadedModel:
     """The base model with a fresh LoRA adapter, or with a saved ``adapter``; ``trainable`` False for inference."""
     backend, device, reason = choose_backend(config)
     dtype = resolve_dtype(config, device)
@@ -144,7 +121,7 @@ def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainab
         if not trainable:
             unsloth_backend.for_inference(model)
         prepare_tokenizer(tokenizer)
-        return Loaded(model, tokenizer, backend, device, dtype, reason, config.model_name)
+        return LoadedModel(model, tokenizer, backend, device, dtype, reason, config.model_name)
 
     import torch
     from peft import PeftModel, get_peft_model
@@ -172,10 +149,12 @@ def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainab
             from peft import prepare_model_for_kbit_training
 
             model = prepare_model_for_kbit_training(model, config.gradient_checkpointing)
+        from .training import lora_config
+
         model = get_peft_model(model, lora_config(config))
     if not trainable:
         model.eval()
-    return Loaded(model, tokenizer, backend, device, dtype, reason, path)
+    return LoadedModel(model, tokenizer, backend, device, dtype, reason, path)
 
 
 def prepare_tokenizer(tokenizer):

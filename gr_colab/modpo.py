@@ -16,13 +16,12 @@ Stage. Multi-objective DPO in two steps, as the paper's safety recipe (code ZHZi
    where ``m = r_safe(x, y)`` of each answer (:func:`modpo_loss`). ``w = 1`` is DPO on the "better" preferences.
 
 TRL has no MODPO and no margin column. :class:`MODPOTrainer` extends ``DPOTrainer`` through its public
-``compute_loss``; the margins travel as per-pair columns with :class:`gr_colab.hsdpo.PerPairColumns` (the same
+``compute_loss``; the margins travel as per-pair columns with :class:`gr_colab.training.PerPairColumns` (the same
 plumbing as HS-DPO's weights). The safety adapter is frozen, so the margins are computed once, before any training,
 and reused for every ``w`` of the sweep (:func:`compute_margins`). The sweep itself is :mod:`gr_colab.modpo_sweep`.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -31,7 +30,8 @@ import torch.nn.functional as F
 from trl import DPOTrainer
 from trl.trainer.utils import selective_log_softmax, use_adapter
 
-from .hsdpo import PerPairColumns, dpo_config, preference_rows
+from .hsdpo import dpo_config
+from .training import PerPairColumns, callbacks, finish, preference_rows
 
 MARGIN_CHOSEN, MARGIN_REJECTED = "margin_chosen", "margin_rejected"
 
@@ -228,7 +228,6 @@ def train_modpo(config, pairs: list[dict], w: float, out_dir: Union[str, Path]) 
     from datasets import Dataset
 
     from .models import load_model
-    from .rsft import COMPLETE_MARKER, _callbacks, save_curves
 
     if not pairs:
         raise ValueError("MODPO needs at least one preference pair")
@@ -244,21 +243,15 @@ def train_modpo(config, pairs: list[dict], w: float, out_dir: Union[str, Path]) 
     trainer = MODPOTrainer(model=loaded.model, ref_model=None, w=w,
                            args=dpo_config(settings, out / "checkpoints", loaded.device),
                            train_dataset=Dataset.from_list(rows), processing_class=loaded.tokenizer,
-                           callbacks=_callbacks())
+                           callbacks=callbacks())
     model = trainer.model
     try:
         trainer.train()
     finally:
         if "ref" in getattr(model, "peft_config", {}):
             model.delete_adapter("ref")
-    adapter_dir = out / "adapter"
-    model.save_pretrained(str(adapter_dir), safe_serialization=True, selected_adapters=["default"])
-    loaded.tokenizer.save_pretrained(str(adapter_dir))
-    history = list(trainer.state.log_history)
-    save_curves(history, out, f"MODPO w={w}")
-    acc = [h["rewards/accuracies"] for h in history if "rewards/accuracies" in h]
-    summary = {"w": w, "pairs": len(rows), "steps": trainer.state.global_step,
-               "losses": [h["loss"] for h in history if "loss" in h],
-               "reward_accuracy_first": acc[0] if acc else None, "reward_accuracy_last": acc[-1] if acc else None}
-    (adapter_dir / COMPLETE_MARKER).write_text(json.dumps(summary))
-    return summary
+    done = finish(trainer, loaded.tokenizer, out, f"MODPO w={w}", {"w": w, "pairs": len(rows)},
+                  adapters=["default"])
+    acc = done.series("rewards/accuracies")
+    return {"w": w, "pairs": len(rows), "steps": done.global_step, "losses": done.losses,
+            "reward_accuracy_first": acc[0] if acc else None, "reward_accuracy_last": acc[-1] if acc else None}

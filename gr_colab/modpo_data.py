@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from .data import DataError, Loaded, _collect, read_records
+from .data import DataError, LoadedRows, _collect, read_records
 
 HUB_ID = "PKU-Alignment/PKU-SafeRLHF-10K"
 SAMPLE = "sample_data/modpo/saferlhf_sample.jsonl"
@@ -60,7 +60,7 @@ def validate_saferlhf_row(record: Any, where: str) -> dict:
 
 
 def load_saferlhf(source: Union[str, Path, Any], *, limit: Optional[int] = None, skip_bad: bool = False,
-                  root: Union[str, Path, None] = None) -> Loaded:
+                  root: Union[str, Path, None] = None) -> LoadedRows:
     """Rows from a file, a folder (a local copy of the Hub dataset), a ``datasets.Dataset`` or ``hf://<id>[:split]``.
 
     A relative path that does not exist from the working directory is tried relative to ``root`` (the repo), so a
@@ -80,7 +80,7 @@ def load_saferlhf(source: Union[str, Path, Any], *, limit: Optional[int] = None,
     return _collect(iter(source), f"<{name}>", validate_saferlhf_row, skip_bad, limit)
 
 
-def _from_datasets(repo_or_dir: str, split: str, where: str, limit, skip_bad) -> Loaded:
+def _from_datasets(repo_or_dir: str, split: str, where: str, limit, skip_bad) -> LoadedRows:
     """Through ``datasets``: the Hub id on Colab, or a folder (data files, or a ``save_to_disk`` copy) offline."""
     import datasets
 

@@ -25,26 +25,23 @@ another). All models here share the preset's base model.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Optional
 
 from .config import GRConfig
-from .data import read_jsonl, write_jsonl
+from .runs import MARKER, is_complete, mark_complete, read_marker
+from .runtime import REPO_ROOT, atomic_write_json, read_jsonl, write_jsonl
 from .modpo_data import load_saferlhf, policy_prompt_text, preference_pairs, relabel_safer, split_rows
 
-ROOT = Path(__file__).resolve().parent.parent
 FRONT_KEYS = ("w", "helpfulness", "cost", "harmful_rate")
 
 
 def stage_dir(config: GRConfig) -> Path:
-    return config.path / "modpo"
+    return config.layout.stage("modpo")
 
 
 def _done(adapter_parent: Path) -> bool:
-    from .rsft import COMPLETE_MARKER
-
-    return (adapter_parent / "adapter" / COMPLETE_MARKER).exists()
+    return is_complete(adapter_parent / "adapter")
 
 
 def variant_name(w: float) -> str:
@@ -54,16 +51,7 @@ def variant_name(w: float) -> str:
 # --- the guard -------------------------------------------------------------------------------------------------
 def guard_adapter(config: GRConfig) -> Path:
     """The guard that judges cost: ``modpo_guard_adapter``, else the run's HS-DPO adapter, else its R-SFT adapter."""
-    if config.modpo_guard_adapter:
-        path = Path(config.modpo_guard_adapter)
-        if not path.exists():
-            raise FileNotFoundError(f"modpo_guard_adapter: {path} does not exist")
-        return path
-    for stage in ("hsdpo", "rsft"):
-        if _done(config.path / stage):
-            return config.path / stage / "adapter"
-    raise FileNotFoundError(f"no trained guard in {config.path}: MODPO's cost is judged by your guard; train it "
-                            "first (gr-colab rsft, or notebook 03) or set modpo_guard_adapter")
+    return config.layout.guard_adapter(config.modpo_guard_adapter, "modpo_guard_adapter")
 
 
 def judge(config: GRConfig, guard_dir: Path, pairs: list, out_path: Path) -> list:
@@ -93,7 +81,7 @@ def prepare_data(config: GRConfig) -> tuple[list, list, str]:
     if (out / "train.jsonl").exists() and (out / "held.jsonl").exists():
         train, held = read_jsonl(out / "train.jsonl"), read_jsonl(out / "held.jsonl")
         return train, held, f"{len(train)} training and {len(held)} held-out rows, prepared before in {out}"
-    loaded = load_saferlhf(config.modpo_data, limit=config.modpo_limit, skip_bad=config.skip_bad_rows, root=ROOT)
+    loaded = load_saferlhf(config.modpo_data, limit=config.modpo_limit, skip_bad=config.skip_bad_rows, root=REPO_ROOT)
     train, held = split_rows(loaded.rows, config.modpo_test_fraction, config.seed)
     if not held:
         raise ValueError("modpo_test_fraction leaves no held-out prompts to answer; raise it")
@@ -110,7 +98,7 @@ def safety_rows(config: GRConfig, train: list, guard_dir: Path) -> tuple[list, O
     pairs = [(r["prompt"], r[f"response_{k}"]) for r in train for k in (0, 1)]
     flat = judge(config, guard_dir, pairs, out / "guard_predictions.jsonl")
     rows, summary = relabel_safer(train, list(zip(flat[0::2], flat[1::2])), config.modpo_safety_labels)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    atomic_write_json(out / "summary.json", summary)
     print(f"safety preferences from the guard ({config.modpo_safety_labels}): {json.dumps(summary)}")
     if not rows:
         raise ValueError("the guard decided no safety preference and guard-strict keeps only decided pairs; use "
@@ -256,12 +244,11 @@ def public_json(summary: dict) -> dict:
 
 # --- the stage -------------------------------------------------------------------------------------------------
 def run_modpo(config: GRConfig, force: bool = False) -> dict:
-    """Every step above, then ``modpo/stage.json``, ``front.json`` and ``front.png``; returns the summary."""
+    """Every step above, then ``front.json``, ``front.png`` and the stage's marker; returns the summary."""
     out = stage_dir(config)
-    marker = out / "stage.json"
-    if marker.exists() and not force:
-        print(f"== modpo: already complete, skipped ({marker})")
-        return json.loads(marker.read_text())
+    if is_complete(out) and not force:
+        print(f"== modpo: already complete, skipped ({out / MARKER})")
+        return read_marker(out)
     guard_dir = guard_adapter(config)
     print(f"== modpo: the guard judging cost is {guard_dir}")
     train, held, report = prepare_data(config)
@@ -272,10 +259,9 @@ def run_modpo(config: GRConfig, force: bool = False) -> dict:
     adapters = sweep(config, pairs)
     rows = score(config, answers(config, held, adapters), rewards, guard_dir)
     result = front(config, rows)
-    (out / "front.json").write_text(json.dumps(result, indent=2))
+    atomic_write_json(out / "front.json", result)
     png = plot_front(result, out / "front.png")
-    summary = {"stage": "modpo", "finished": time.strftime("%Y-%m-%d %H:%M:%S"), **result,
+    summary = {"stage": "modpo", **result,
                "guard": str(guard_dir), "train_pairs": len(train), "eval_prompts": len(rows) // (1 + len(adapters)),
                "safety_labels": labels or "dataset", "plot": str(png)}
-    marker.write_text(json.dumps(summary, indent=2, default=str))
-    return summary
+    return mark_complete(out, summary)

@@ -311,11 +311,11 @@ class Served:
 
 def start(config, colab: Optional[bool] = None, timeout: float = 120.0, **server_kwargs) -> Served:
     """Ollama (on Colab) or the llama.cpp stand-in (elsewhere) serving the run's exported Modelfile."""
-    modelfile = config.path / "export" / "gguf" / "Modelfile"
+    modelfile = config.layout.modelfile
     spec = read_modelfile(modelfile)  # a missing export fails here, with what to run
     name = f"guardreasoner-{config.preset}"
     if in_colab() if colab is None else colab:
-        server = OllamaServer(config.path / "export" / "ollama.log", **server_kwargs)
+        server = OllamaServer(config.layout.export / "ollama.log", **server_kwargs)
         server.install()
         waited = server.start(timeout=timeout)
         print(f"ollama serve answered after {waited:.1f} s (log: {server.log})")
@@ -343,12 +343,12 @@ def side_by_side(config, served: Served, items: Optional[list] = None, loaded=No
     import pandas as pd
 
     from .models import load_model
-    from .pipeline import read_summary
+    from .runs import read_marker
     from .traces import parse_trace
 
     items = list(items or DEMO_ITEMS)
     if loaded is None:
-        adapter = read_summary(config, "export").get("adapter") or config.path / "rsft" / "adapter"
+        adapter = read_marker(config.layout.export).get("adapter") or config.layout.guard_adapter()
         loaded = load_model(config, adapter=adapter, trainable=False)
     hf = hf_verdicts(loaded, items, config.prompt_format, config.max_new_tokens)
     guard = served.guard()

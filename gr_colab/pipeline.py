@@ -1,44 +1,35 @@
 """The whole course in order: prepare → R-SFT → evaluate → mine → HS-DPO → evaluate → export → report.
 
 Face-side orchestration. Every stage reads the previous stages' files in the run folder and writes its own, ending
-with a ``stage.json`` marker; a stage whose marker is there is skipped, so a Colab disconnect costs only the stage
-that was running (and R-SFT, HS-DPO and generation resume inside a stage too). The notebooks, the command line and
+with its marker (:func:`gr_colab.runs.mark_complete`); a stage whose marker is there is skipped, so a Colab
+disconnect costs only the stage that was running (and R-SFT, HS-DPO and generation resume inside a stage too). The notebooks, the command line and
 the tests call these same functions.
 """
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Callable, Optional
 
 from .config import GRConfig
-from .data import read_jsonl, write_jsonl
+from .runs import MARKER, mark_complete, read_marker
+from .runs import is_complete as _folder_complete
+from .runtime import REPO_ROOT, read_jsonl, write_jsonl
 
 STAGES = ("prepare", "rsft", "eval", "mine", "hsdpo", "export")
 RUN_ORDER = ("prepare", "rsft", "eval", "mine", "hsdpo", "eval", "export")
-MARKER = "stage.json"
-
-
-def _marker(config: GRConfig, stage: str) -> Path:
-    return config.path / stage / MARKER
 
 
 def is_complete(config: GRConfig, stage: str) -> bool:
-    return _marker(config, stage).exists()
+    return _folder_complete(config.layout.stage(stage))
 
 
 def read_summary(config: GRConfig, stage: str) -> dict:
-    path = _marker(config, stage)
-    return json.loads(path.read_text()) if path.exists() else {}
+    return read_marker(config.layout.stage(stage))
 
 
 def _finish(config: GRConfig, stage: str, summary: dict) -> dict:
-    path = _marker(config, stage)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    summary = {"stage": stage, "finished": time.strftime("%Y-%m-%d %H:%M:%S"), **summary}
-    path.write_text(json.dumps(summary, indent=2, default=str))
-    return summary
+    return mark_complete(config.layout.stage(stage), {"stage": stage, **summary})
 
 
 # --- stages ----------------------------------------------------------------------------------------------------
@@ -47,12 +38,12 @@ def prepare(config: GRConfig) -> dict:
     from .budget import mean_tokens_of, plan_config
     from .rsft import training_rows
 
-    train, held, report = training_rows(config, root=Path(__file__).resolve().parent.parent)
+    train, held, report = training_rows(config, root=REPO_ROOT)
     print(report)
-    out = config.path / "prepare"
-    write_jsonl(out / "train.jsonl", train)
-    write_jsonl(out / "holdout.jsonl", held)
-    config.to_yaml(config.path / "config.yaml")
+    layout = config.layout
+    write_jsonl(layout.train_rows, train)
+    write_jsonl(layout.holdout_rows, held)
+    config.to_yaml(layout.config_yaml)
     summary = {"train_rows": len(train), "holdout_rows": len(held), "data_report": report,
                "mean_tokens": round(mean_tokens_of(train), 1)}
     if config.is_twin:
@@ -69,8 +60,8 @@ def prepare(config: GRConfig) -> dict:
 def rsft(config: GRConfig) -> dict:
     from .rsft import train_rsft
 
-    rows = read_jsonl(config.path / "prepare" / "train.jsonl")
-    result = train_rsft(config, rows=rows, out_dir=config.path / "rsft")
+    rows = read_jsonl(config.layout.train_rows)
+    result = train_rsft(config, rows=rows, out_dir=config.layout.stage("rsft"))
     losses = result.losses
     return _finish(config, "rsft", {"adapter": str(result.adapter_dir), "steps": result.global_step,
                                     "first_loss": losses[0] if losses else None,
@@ -78,21 +69,15 @@ def rsft(config: GRConfig) -> dict:
                                     "resumed_from": result.resumed_from, "curves": str(result.curves_png)})
 
 
-def _variants(config: GRConfig) -> dict:
-    variants = {"base": None, "rsft": config.path / "rsft" / "adapter"}
-    if (config.path / "hsdpo" / "adapter").exists():
-        variants["hsdpo"] = config.path / "hsdpo" / "adapter"
-    return {k: v for k, v in variants.items() if v is None or Path(v).exists()}
-
-
 def evaluate_stage(config: GRConfig) -> dict:
     """Every model variant there is (base, R-SFT, HS-DPO) that has not been evaluated: benchmarks + held-out."""
     from .evaluate import Report, compare, evaluate, holdout_check, plot_compare
     from .models import load_model
 
-    held = read_jsonl(config.path / "prepare" / "holdout.jsonl")
+    layout = config.layout
+    held = read_jsonl(layout.holdout_rows)
     done = read_summary(config, "eval").get("variants", {})
-    for name, adapter in _variants(config).items():
+    for name, adapter in layout.variants().items():
         if name in done:
             continue
         loaded = load_model(config, adapter=adapter, trainable=False)
@@ -101,13 +86,12 @@ def evaluate_stage(config: GRConfig) -> dict:
                       "holdout": holdout_check(config, loaded, held, name)}
         _finish(config, "eval", {"variants": done})  # a disconnect after one variant keeps it
         del loaded
-    reports = {n: Report.from_json(json.loads((config.path / "eval" / n / "report.json").read_text()))
-               for n in done}
+    reports = {n: Report.from_json(json.loads(layout.eval_report(n).read_text())) for n in done}
     comparisons = {}
     names = [n for n in ("base", "rsft", "hsdpo") if n in reports]
     for a, b in zip(names, names[1:]):
         rows = compare(reports[a], reports[b])
-        plot_compare(rows, config.path / "eval" / f"compare_{a}_{b}.png", labels=(a, b))
+        plot_compare(rows, layout.stage("eval") / f"compare_{a}_{b}.png", labels=(a, b))
         comparisons[f"{a}->{b}"] = rows
     return _finish(config, "eval", {"variants": done, "comparisons": comparisons})
 
@@ -118,20 +102,20 @@ def mine_stage(config: GRConfig) -> dict:
     from .mining import mine, save_pairs
     from .models import load_model
 
-    rows = read_jsonl(config.path / "prepare" / "train.jsonl")
+    layout = config.layout
+    rows = read_jsonl(layout.train_rows)
     items = [{"id": i, **r} for i, r in enumerate(rows)]
     if config.mine_limit and config.mine_limit < len(items):  # a seeded sample across every dataset, in file order
         import random
 
         keep = set(random.Random(config.seed).sample(range(len(items)), config.mine_limit))
         items = [it for it in items if it["id"] in keep]
-    loaded = load_model(config, adapter=config.path / "rsft" / "adapter", trainable=False)
-    samples = run_predictions(loaded, [{**it, "label": it["output"]} for it in items],
-                              config.path / "mine" / "samples" / "generated_predictions.jsonl",
+    loaded = load_model(config, adapter=layout.adapter("rsft"), trainable=False)
+    samples = run_predictions(loaded, [{**it, "label": it["output"]} for it in items], layout.samples,
                               GenerationSettings.sampling(config), config.prompt_format)
     outputs = {s["id"]: s.get("samples", [s["predict"]]) for s in samples}
     result = mine(items, outputs, tuple(config.hsdpo_weight_range))
-    pairs_path, summary_path = save_pairs(result, config.path / "mine")
+    pairs_path, summary_path = save_pairs(result, layout.stage("mine"))
     summary = result.summary()
     print(f"mined {summary['pairs']} hard samples from {len(items)} items: {json.dumps(summary['by_task'])}")
     return _finish(config, "mine", {**summary, "pairs_file": str(pairs_path)})
@@ -139,16 +123,16 @@ def mine_stage(config: GRConfig) -> dict:
 
 def hsdpo_stage(config: GRConfig) -> dict:
     from .hsdpo import train_hsdpo
-    from .mining import to_dpo_rows
     from .models import load_model
 
-    pairs = read_jsonl(config.path / "mine" / "pairs.jsonl")
+    layout = config.layout
+    pairs = read_jsonl(layout.pairs)
     if not pairs:
         print("HS-DPO skipped: mining found no hard samples (every sampled output agreed). Sample more items "
-              "(mine_limit), raise hsdpo_temperature or hsdpo_k.")
+              "(mine_limit), raise mine_temperature or mine_k.")
         return _finish(config, "hsdpo", {"skipped": "no hard samples", "pairs": 0})
-    loaded = load_model(config, adapter=config.path / "rsft" / "adapter", trainable=True)
-    result = train_hsdpo(config, loaded, to_dpo_rows(pairs, config.prompt_format), config.path / "hsdpo")
+    loaded = load_model(config, adapter=layout.adapter("rsft"), trainable=True)
+    result = train_hsdpo(config, loaded, pairs, layout.stage("hsdpo"))
     acc = result.reward_accuracies
     return _finish(config, "hsdpo", {"pairs": len(pairs), "adapter": str(result.adapter_dir),
                                      "reward_accuracy_first": acc[0] if acc else None,
@@ -162,8 +146,9 @@ def export_stage(config: GRConfig, push: bool = False) -> dict:
 
     from .runtime import SCRATCH, on_drive
 
-    adapter = config.path / ("hsdpo" if (config.path / "hsdpo" / "adapter").exists() else "rsft") / "adapter"
-    out = config.path / "export"
+    layout = config.layout
+    adapter = layout.guard_adapter()
+    out = layout.export
     scratch = Path(config.scratch_dir) if config.scratch_dir else (
         Path(SCRATCH) / config.preset if on_drive(config.run_dir) else out)  # Drive keeps only what you keep
     merged = merge_adapter(config, adapter, scratch / "merged")
@@ -173,13 +158,13 @@ def export_stage(config: GRConfig, push: bool = False) -> dict:
     from .models import prepare_tokenizer
 
     tok = prepare_tokenizer(AutoTokenizer.from_pretrained(str(merged)))
-    checks = export_gguf(merged, out / "gguf", list(config.gguf_types), name, tokenizer=tok, scratch_dir=scratch)
+    checks = export_gguf(merged, layout.gguf, list(config.gguf_types), name, tokenizer=tok, scratch_dir=scratch)
     gguf_for_ollama = next((c.path for c in checks if c.kind == "q4_k_m"), checks[0].path if checks else None)
-    modelfile, commands = write_modelfile(tok, gguf_for_ollama, out / "gguf", name, num_predict=config.max_new_tokens,
+    modelfile, commands = write_modelfile(tok, gguf_for_ollama, layout.gguf, name, num_predict=config.max_new_tokens,
                                           model_dir=merged)
     table = checks_table(checks)
     eval_md = ""
-    rsft_report = config.path / "eval" / ("hsdpo" if "hsdpo" in str(adapter) else "rsft") / "report.md"
+    rsft_report = layout.eval_report(adapter.parent.name, "md")
     if rsft_report.exists():
         eval_md = rsft_report.read_text()
     report_json = rsft_report.with_suffix(".json")  # its F1 scores become the card's Hub metadata (model-index)
@@ -188,7 +173,7 @@ def export_stage(config: GRConfig, push: bool = False) -> dict:
     (out / "README.md").write_text(card)
     uploads = []
     if config.hub_repo:
-        uploads = hub_push(config.hub_repo, {"adapter": adapter, "merged": merged, "gguf": out / "gguf"}, card,
+        uploads = hub_push(config.hub_repo, {"adapter": adapter, "merged": merged, "gguf": layout.gguf}, card,
                            private=config.hub_private, dry_run=not push)
     from dataclasses import asdict
 
@@ -205,7 +190,7 @@ def run_stage(config: GRConfig, stage: str, force: bool = False, **kwargs) -> di
     if stage not in STAGE_FUNCS:
         raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
     if stage != "eval" and is_complete(config, stage) and not force:
-        print(f"== {stage}: already complete, skipped ({_marker(config, stage)})")
+        print(f"== {stage}: already complete, skipped ({config.layout.stage(stage) / MARKER})")
         return read_summary(config, stage)
     print(f"== {stage}")
     from .runtime import Measure

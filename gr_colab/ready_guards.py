@@ -15,6 +15,7 @@ from typing import Callable, Optional, Union
 
 from .guards import GuardCall, GuardSpec, get_guard, guard_calls, to_prediction
 from .prompts import split_input
+from .runtime import atomic_write_json, atomic_write_text
 
 # The comparison notebook 04 offers on Colab: the student's guard against these two (small enough for a T4).
 NOTEBOOK_GUARDS = ("llama-guard-3-1b", "qwen3guard-gen-0.6b")
@@ -34,7 +35,7 @@ def hf_generate_fn(spec: Union[str, GuardSpec], config=None, batch_size: Optiona
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from .generate import GenerationSettings
-    from .models import Loaded, prepare_tokenizer
+    from .models import LoadedModel, prepare_tokenizer
 
     spec = spec if isinstance(spec, GuardSpec) else get_guard(spec)
     cuda = torch.cuda.is_available()
@@ -48,7 +49,7 @@ def hf_generate_fn(spec: Union[str, GuardSpec], config=None, batch_size: Optiona
         raise RuntimeError(f"{spec.name}: could not load {spec.hub_id} from the Hub.{hint} ({exc})") from exc
     prepare_tokenizer(tokenizer)
     model = model.to("cuda" if cuda else "cpu").eval()
-    loaded = Loaded(model, tokenizer, "transformers", "cuda" if cuda else "cpu", dtype, f"ready guard {spec.name}",
+    loaded = LoadedModel(model, tokenizer, "transformers", "cuda" if cuda else "cpu", dtype, f"ready guard {spec.name}",
                     spec.hub_id)
     settings = GenerationSettings(max_new_tokens=spec.max_new_tokens,
                                   batch_size=batch_size or (getattr(config, "gen_batch_size", 8) or 8))
@@ -73,7 +74,7 @@ def run_guard_predictions(guard, generate_fn: Callable, items: list[dict], task:
     empty prediction, so the metric counts it as a failure rather than losing it; the count is printed."""
     from tqdm.auto import tqdm
 
-    from .data import read_jsonl, write_jsonl
+    from .runtime import read_jsonl, write_jsonl
 
     spec = guard if isinstance(guard, GuardSpec) else get_guard(guard)
     out_path = Path(out_path)
@@ -128,7 +129,6 @@ def compare_with_ready_guards(config, student_report, guards=NOTEBOOK_GUARDS, be
         print(f"skipped: {why}; the ready guards are 0.6-1B models downloaded from the Hub, compared on a Colab GPU "
               "with a real preset (t4-270m or larger)")
         return None
-    from .evaluate import evaluate_guard
 
     reports = {"yours": student_report}
     for name in guards:
@@ -139,3 +139,30 @@ def compare_with_ready_guards(config, student_report, guards=NOTEBOOK_GUARDS, be
         gc.collect()  # the guard's weights go before the next one loads (a T4 has 15 GB)
         torch.cuda.empty_cache()
     return side_by_side(reports)
+
+
+def evaluate_guard(config, guard: str, generate_fn=None, benchmarks: Optional[list[str]] = None,
+                   controversial: str = "strict", progress: bool = True) -> "Report":
+    """A ready guard (:data:`gr_colab.guards.READY_GUARDS`) on the same benchmarks, scored by the same metric, into
+    ``run_dir/eval/<guard>/``; a benchmark whose task the guard lacks is skipped, and said. ``generate_fn(calls) ->
+    outputs`` runs the model (default: the guard from the Hub with transformers, :mod:`gr_colab.ready_guards`)."""
+    from .evaluate import TASK_TITLES, benchmark_items, find_benchmarks, score_run
+
+    spec = get_guard(guard)
+    out = config.layout.eval_dir(spec.name)
+    benches = []
+    for b in find_benchmarks(benchmarks or config.eval_benchmarks):
+        if b.task not in spec.tasks:
+            print(f"{spec.name}: skipped {b.name} ({TASK_TITLES[b.task]}): this guard has no {b.task} task")
+            continue
+        benches.append(b)
+        if generate_fn is None:
+            generate_fn = hf_generate_fn(spec, config)
+        items = benchmark_items(b, limit=config.eval_limit, download_to=config.layout.stage("benchmarks"))
+        run_guard_predictions(spec, generate_fn, items, b.task,
+                              out / f"{b.name}-{b.task}" / "generated_predictions.jsonl", controversial, progress)
+    report = score_run(out, benches)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "report.json", report.to_json())
+    atomic_write_text(out / "report.md", report.markdown())
+    return report

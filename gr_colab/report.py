@@ -5,35 +5,33 @@ Face. Reads only the run folder, so it can be rebuilt at any time (``gr-colab re
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 from .config import GRConfig
 from .evaluate import TASK_TITLES
-
-
-def _load(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {}
+from .runs import read_marker
+from .runtime import atomic_write_text
 
 
 def sections(config: GRConfig) -> list[tuple[str, list]]:
     """[(title, [blocks])], a block being ("p", text), ("table", rows as dicts) or ("img", relative path)."""
-    run = config.path
+    layout = config.layout
+    run = layout.root
     out = []
-    prep = _load(run / "prepare" / "stage.json")
+    prep = read_marker(layout.stage("prepare"))
     out.append(("Setup", [("p", f"Preset `{config.preset}`, model `{config.model_name}`, prompt format "
                                 f"`{config.prompt_format}`."),
                           ("p", prep.get("data_report", "(data not prepared)")),
                           ("p", f"{prep.get('train_rows', '?')} training rows, {prep.get('holdout_rows', '?')} "
                                 "held out to measure R-SFT.")]))
-    rs = _load(run / "rsft" / "stage.json")
+    rs = read_marker(layout.stage("rsft"))
     blocks = [("p", f"{rs.get('steps', '?')} steps; loss {_num(rs.get('first_loss'))} → "
                     f"{_num(rs.get('last_loss'))}.")] if rs else [("p", "(not run)")]
-    if (run / "rsft" / "curves.png").exists():
+    if layout.curves("rsft").exists():
         blocks.append(("img", "rsft/curves.png"))
     out.append(("R-SFT", blocks))
 
-    ev = _load(run / "eval" / "stage.json").get("variants", {})
+    ev = read_marker(layout.stage("eval")).get("variants", {})
     if ev:
         hold = [{"model": n, "parse rate": f"{v['holdout']['parse_rate']:.0%}",
                  "request acc.": f"{v['holdout']['request_accuracy']:.0%}", "items": v["holdout"]["items"]}
@@ -51,7 +49,7 @@ def sections(config: GRConfig) -> list[tuple[str, list]]:
         blocks += [("img", p.relative_to(run).as_posix()) for p in sorted((run / "eval").glob("compare_*.png"))]
         blocks += [("img", p.relative_to(run).as_posix()) for p in sorted((run / "eval").glob("*/f1_*.png"))]
         out.append(("Evaluation", blocks))
-    mined = _load(run / "mine" / "stage.json")
+    mined = read_marker(layout.stage("mine"))
     if mined:
         out.append(("Hard-sample mining", [
             ("p", f"{mined.get('pairs', 0)} hard samples from {mined.get('items', '?')} items "
@@ -59,15 +57,15 @@ def sections(config: GRConfig) -> list[tuple[str, list]]:
                   "not mixed)."),
             ("table", [{"task": k, "pairs": v} for k, v in mined.get("by_task", {}).items()]),
             ("table", [{"weight": k, "pairs": v} for k, v in mined.get("weights", {}).items()])]))
-    dpo = _load(run / "hsdpo" / "stage.json")
+    dpo = read_marker(layout.stage("hsdpo"))
     if dpo:
         blocks = [("p", dpo.get("skipped") and f"Skipped: {dpo['skipped']}." or
                    f"{dpo.get('pairs')} pairs; reward accuracy {_num(dpo.get('reward_accuracy_first'))} → "
                    f"{_num(dpo.get('reward_accuracy_last'))} (logged means over the run).")]
-        if (run / "hsdpo" / "curves.png").exists():
+        if layout.curves("hsdpo").exists():
             blocks.append(("img", "hsdpo/curves.png"))
         out.append(("HS-DPO", blocks))
-    ex = _load(run / "export" / "stage.json")
+    ex = read_marker(layout.stage("export"))
     if ex:
         out.append(("Export", [("p", f"Merged model: `{ex['merged']}`."),
                                ("table", [{k: c[k] for k in ("kind", "size_mb", "seconds", "loads", "same_tokens",
@@ -77,7 +75,7 @@ def sections(config: GRConfig) -> list[tuple[str, list]]:
                                 + "`.")]))
     measured = []
     for stage in ("prepare", "rsft", "eval", "mine", "hsdpo", "export"):
-        m = _load(run / stage / "stage.json").get("measured")
+        m = read_marker(layout.stage(stage)).get("measured")
         if m:
             measured.append({"stage": stage, "minutes": round(m["seconds"] / 60, 1), "peak GB": m["peak_gb"],
                              "memory": m["memory"]})
@@ -137,8 +135,8 @@ def write_report(config: GRConfig) -> Path:
             elif kind == "img":
                 md += [f"![{value}]({value})", ""]
                 page.append(f"<img src='{html.escape(value)}' alt='{html.escape(value)}'>")
-    (config.path / "report.md").write_text("\n".join(md))
-    path = config.path / "report.html"
-    path.write_text("\n".join(page))
-    print(f"report: {config.path / 'report.md'} and {path}")
-    return config.path / "report.md"
+    layout = config.layout
+    atomic_write_text(layout.report("md"), "\n".join(md))
+    atomic_write_text(layout.report("html"), "\n".join(page))
+    print(f"report: {layout.report('md')} and {layout.report('html')}")
+    return layout.report("md")

@@ -11,17 +11,13 @@ The T4 presets use LoRA (r=16) on a 4-bit base with lr 2e-4, batch 2 x 4, fp16, 
 """
 from __future__ import annotations
 
-import csv
-import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from .config import GRConfig
 from .data import load_train_files, split_holdout, to_sft_rows
-
-COMPLETE_MARKER = "gr_colab_complete.json"
+from .training import callbacks, device_args, finish, resume_point
 
 
 @dataclass
@@ -65,46 +61,8 @@ def _resolve(path: str, root: Optional[Path]) -> Path:
     return p if p.is_absolute() or root is None else Path(root) / p
 
 
-# --- checkpoints -----------------------------------------------------------------------------------------------
-def complete_checkpoints(output_dir: Path) -> list[Path]:
-    """Checkpoints whose every file was written, oldest first."""
-    found = [p for p in Path(output_dir).glob("checkpoint-*") if (p / COMPLETE_MARKER).exists()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
-
-
-def set_aside_incomplete(output_dir: Path) -> list[Path]:
-    """A checkpoint without the marker was cut off mid-save: move it aside (never delete a user's files)."""
-    moved = []
-    for p in Path(output_dir).glob("checkpoint-*"):
-        if p.is_dir() and not p.name.endswith(".incomplete") and not (p / COMPLETE_MARKER).exists():
-            target = p.with_name(p.name + ".incomplete")
-            if target.exists():
-                shutil.rmtree(target)
-            p.rename(target)
-            moved.append(target)
-    return moved
-
-
-def _callbacks():
-    from transformers import TrainerCallback
-
-    class MarkComplete(TrainerCallback):
-        """on_save runs after the Trainer wrote weights, optimizer, scheduler, RNG and trainer state."""
-
-        def on_save(self, args, state, control, **kwargs):
-            if state.is_world_process_zero:
-                ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-                if ckpt.exists():
-                    (ckpt / COMPLETE_MARKER).write_text(json.dumps({"global_step": state.global_step}))
-            return control
-
-    return [MarkComplete()]
-
-
 def trainer_args(config: GRConfig, output_dir: Path, device: str, dataset_text_field: Optional[str] = None):
     from trl import SFTConfig
-
-    from .models import trainer_device_args
 
     kwargs = dict(
         output_dir=str(output_dir),
@@ -120,7 +78,7 @@ def trainer_args(config: GRConfig, output_dir: Path, device: str, dataset_text_f
         packing=False,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         disable_tqdm=False,
-        **trainer_device_args(config, device),
+        **device_args(config, device),
     )
     if dataset_text_field:
         kwargs.update(dataset_text_field=dataset_text_field, completion_only_loss=False)
@@ -144,11 +102,11 @@ def build_trainer(config: GRConfig, loaded, rows: list, output_dir: Path):
             [r["prompt"] + r["completion"] + loaded.tokenizer.eos_token for r in sft_rows]
         args = trainer_args(config, output_dir, loaded.device, dataset_text_field="text")
         trainer = SFTTrainer(model=loaded.model, args=args, train_dataset=Dataset.from_dict({"text": texts}),
-                             processing_class=loaded.tokenizer, callbacks=_callbacks())
+                             processing_class=loaded.tokenizer, callbacks=callbacks())
         return unsloth_backend.train_on_responses_only(trainer, *template_parts(loaded.tokenizer))
     args = trainer_args(config, output_dir, loaded.device)
     return SFTTrainer(model=loaded.model, args=args, train_dataset=Dataset.from_list(sft_rows),
-                      processing_class=loaded.tokenizer, callbacks=_callbacks())
+                      processing_class=loaded.tokenizer, callbacks=callbacks())
 
 
 def train_rsft(config: GRConfig, loaded=None, rows: Optional[list] = None, resume: bool = True,
@@ -165,61 +123,11 @@ def train_rsft(config: GRConfig, loaded=None, rows: Optional[list] = None, resum
     loaded = loaded or load_model(config)
     print(f"R-SFT with {loaded.describe()}; {len(rows)} training rows")
     trainer = build_trainer(config, loaded, rows, ckpt_dir)
-    resume_from = None
-    if resume:
-        moved = set_aside_incomplete(ckpt_dir)
-        for m in moved:
-            print(f"set aside an incomplete checkpoint (cut off mid-save): {m}")
-        done = complete_checkpoints(ckpt_dir)
-        resume_from = str(done[-1]) if done else None
-        if resume_from:
-            print(f"resuming from {resume_from}")
+    resume_from = resume_point(ckpt_dir) if resume else None
     trainer.train(resume_from_checkpoint=resume_from)
-    adapter_dir = out / "adapter"
-    trainer.model.save_pretrained(str(adapter_dir), safe_serialization=True)
-    loaded.tokenizer.save_pretrained(str(adapter_dir))
-    history = list(trainer.state.log_history)
-    csv_path, png_path = save_curves(history, out, "R-SFT")
-    (adapter_dir / COMPLETE_MARKER).write_text(json.dumps({"global_step": trainer.state.global_step,
-                                                           "rows": len(rows)}))
-    return RSFTResult(adapter_dir, history, csv_path, png_path, resume_from, trainer.state.global_step)
-
-
-def is_done(config: GRConfig) -> bool:
-    return (stage_dir(config) / "adapter" / COMPLETE_MARKER).exists()
-
-
-def save_curves(history: list, out: Path, title: str) -> tuple[Path, Optional[Path]]:
-    """The Trainer's log history as CSV and a PNG of every logged loss-like series over steps."""
-    out.mkdir(parents=True, exist_ok=True)
-    keys = sorted({k for h in history for k in h if isinstance(h.get(k), (int, float))})
-    csv_path = out / "curves.csv"
-    with csv_path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        for h in history:
-            writer.writerow({k: h.get(k, "") for k in keys})
-    series = [k for k in keys if k not in ("step", "epoch") and ("loss" in k or "accurac" in k or "margin" in k)
-              and not k.startswith("train_")]
-    if not series:
-        return csv_path, None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(series), figsize=(4.5 * len(series), 3.2), squeeze=False)
-    for ax, key in zip(axes[0], series):
-        pts = [(h["step"], h[key]) for h in history if key in h and "step" in h]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".")
-        ax.set_title(key)
-        ax.set_xlabel("step")
-    fig.suptitle(title)
-    fig.tight_layout()
-    png_path = out / "curves.png"
-    fig.savefig(png_path, dpi=100)
-    plt.close(fig)
-    return csv_path, png_path
+    done = finish(trainer, loaded.tokenizer, out, "R-SFT", {"rows": len(rows)})
+    return RSFTResult(done.adapter_dir, done.log_history, done.curves_csv, done.curves_png, resume_from,
+                      done.global_step)
 
 
 def label_preview(config: GRConfig, loaded, row: dict) -> dict:

@@ -1,15 +1,24 @@
-"""Where the kit runs, and what a stage cost: Colab detection, Drive paths, measured time and peak memory.
+"""Where the kit runs and how it writes: the repository's paths, Colab detection, Drive paths, files written whole
+or not at all (text, JSON, JSONL, folders built once), and what a stage cost (time, peak memory).
 
-Lowest layer beside the formats (standard library only at import): the stages ask it whether they run on Colab
-(to install llama.cpp there, to keep big intermediates off Drive), and the pipeline measures every stage with it.
+Lowest layer beside the formats (standard library only at import): every stage writes through it, so a kill or a
+Colab disconnect never leaves half a file where a reader would take it for a whole one.
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
-from typing import Optional
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
+
+REPO_ROOT = Path(__file__).resolve().parent.parent  # the kit's checkout: requirements.txt, scripts/, sample_data/
+SAMPLE_DATA = REPO_ROOT / "sample_data"
 
 DRIVE_ROOT = "/content/drive"  # where Colab mounts Google Drive
 DRIVE_RUNS = DRIVE_ROOT + "/MyDrive/gr-colab"  # the default run folders on Colab: they survive a disconnect
@@ -25,6 +34,89 @@ def on_drive(path) -> bool:
     return str(path).startswith(DRIVE_ROOT)
 
 
+# --- files written whole or not at all ---------------------------------------------------------------------------
+@contextmanager
+def atomic_path(path: Union[str, Path]) -> Iterator[Path]:
+    """A temporary name beside ``path`` to write to; it becomes ``path`` only if the block ends without an error."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write_text(path: Union[str, Path], text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def atomic_write_json(path: Union[str, Path], data: Any) -> Path:
+    return atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def write_jsonl(path: Union[str, Path], rows: Iterable[dict]) -> Path:
+    """All rows at once, so a reader never sees half a file."""
+    return atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def read_jsonl(path: Union[str, Path]) -> list:
+    """Rows of a JSONL file the kit wrote ([] when absent). A last line cut off by a kill mid-append is reported and
+    left out, with everything before it kept, so the stage that wrote it redoes only that row."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                print(f"{path}: line {i} is incomplete (cut off mid-write); the rows before it are kept")
+                break
+    return rows
+
+
+def build_once(final: Union[str, Path], build: Callable[[Path], None], marker: str) -> Path:
+    """``final``, built by ``build(tmp)`` into a temporary folder beside it and renamed into place; ``build`` writes
+    ``marker`` last. A folder with its marker is reused; one without was cut off and is rebuilt. Safe when two
+    processes build the same folder at once (the loser's copy is discarded)."""
+    final = Path(final)
+    if (final / marker).is_file():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{final.name}.*.tmp"):  # left by a killed build: removed after an hour
+        if time.time() - stale.stat().st_mtime > 3600:
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        build(tmp)
+        replace_dir(tmp, final, marker)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def replace_dir(tmp: Union[str, Path], final: Union[str, Path], marker: Optional[str] = None) -> Path:
+    """Move a finished folder into place, replacing an older one; with ``marker``, a complete folder that appeared
+    meanwhile (another process) is kept and ``tmp`` left for the caller to remove."""
+    tmp, final = Path(tmp), Path(final)
+    if final.exists() and not (marker and (final / marker).is_file()):
+        shutil.rmtree(final)
+    try:
+        os.rename(tmp, final)
+    except OSError:
+        if not (marker and (final / marker).is_file()):
+            raise
+    return final
+
+
+# --- what a stage cost ---------------------------------------------------------------------------------------------
 def _rss_bytes() -> Optional[int]:
     try:
         with open("/proc/self/statm") as f:

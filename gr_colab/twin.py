@@ -29,11 +29,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Iterable, Optional, Union
+
+from .runs import MARKER, mark_complete  # the marker is written last: a folder without it is rebuilt
+from .runtime import build_once
 
 FORMAT_VERSION = 1  # bump when the layout of a built twin changes: old cache folders are then ignored
 
@@ -58,7 +59,6 @@ CHAT_TEMPLATE = (
     "{%- endif %}"
 )
 
-MARKER = "twin.json"  # written last inside the build folder: a folder without it was never finished
 
 
 def default_corpus() -> list[str]:
@@ -116,27 +116,8 @@ def build_twin(cache_dir: Union[str, os.PathLike], corpus: Optional[Iterable[str
     sizes = dict(vocab_size=_round_up(vocab_size), hidden_size=hidden_size, intermediate_size=intermediate_size,
                  num_layers=num_layers, num_heads=num_heads, num_kv_heads=num_kv_heads, head_dim=head_dim,
                  max_position_embeddings=max_position_embeddings, seed=seed)
-    cache_dir = Path(cache_dir)
-    final = cache_dir / f"twin-{_cache_key(texts, sizes)}"
-    if (final / MARKER).is_file():
-        return final
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    for stale in cache_dir.glob(".twin-*.tmp"):  # left by a build that was killed: never read, removed after an hour
-        if time.time() - stale.stat().st_mtime > 3600:
-            shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=cache_dir))
-    try:
-        _build_into(tmp, texts, sizes)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not (final / MARKER).is_file():  # not a concurrent build that finished first: a leftover folder
-                shutil.rmtree(final, ignore_errors=True)
-                os.rename(tmp, final)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    final = Path(cache_dir) / f"twin-{_cache_key(texts, sizes)}"
+    return build_once(final, lambda tmp: _build_into(tmp, texts, sizes), MARKER)
 
 
 def _build_into(out: Path, texts: list[str], sizes: dict) -> None:
@@ -150,7 +131,7 @@ def _build_into(out: Path, texts: list[str], sizes: dict) -> None:
     model.save_pretrained(str(out), safe_serialization=True)
     info = dict(format=FORMAT_VERSION, sizes=sizes, n_texts=len(texts), tokenizer_pieces=len(tokenizer),
                 parameters=sum(p.numel() for p in model.parameters()), seconds=round(time.time() - start, 2))
-    (out / MARKER).write_text(json.dumps(info, indent=2))
+    mark_complete(out, info)
 
 
 def _train_sentencepiece(texts: list[str], vocab_size: int) -> bytes:

@@ -68,7 +68,7 @@ prompts.chat_messages(item)
 
 # %%
 from gr_colab.data import load_train
-from gr_colab.models import SAMPLE_DATA
+from gr_colab.runtime import SAMPLE_DATA
 real = load_train(SAMPLE_DATA / "train_sample_real.json").rows[2]
 print(real["output"])
 
@@ -84,7 +84,7 @@ v.labels, v.status, v.steps["request"]
 
 # %%
 import collections
-from gr_colab.data import read_jsonl
+from gr_colab.runtime import read_jsonl
 pred_dir = SAMPLE_DATA / "predictions" / "guardreasoner-1b"
 outputs = [r["predict"] for f in sorted(pred_dir.glob("*/generated_predictions.jsonl")) for r in read_jsonl(f)]
 {mode: collections.Counter(parse_trace(t, mode=mode).status for t in outputs) for mode in ("official", "strict")}

@@ -58,9 +58,9 @@ prepared = run_stage(config, "prepare")
 
 # %%
 from gr_colab.models import load_model
-from gr_colab.data import read_jsonl
+from gr_colab.runtime import read_jsonl
 from gr_colab.rsft import label_preview
-row = read_jsonl(config.path / "prepare" / "train.jsonl")[0]
+row = read_jsonl(config.layout.train_rows)[0]
 preview = label_preview(config, load_model(config), row)
 print(f"{preview['ignored_tokens']} prompt tokens ignored, {preview['trained_tokens']} tokens trained")
 print(preview["trained"][:600])
@@ -78,13 +78,13 @@ trained
 
 # %%
 from IPython.display import Image, display
-display(Image(str(config.path / "rsft" / "curves.png")))
+display(Image(str(config.layout.curves("rsft"))))
 
 # %%
 from gr_colab.evaluate import holdout_check
-held = read_jsonl(config.path / "prepare" / "holdout.jsonl")[:8]
+held = read_jsonl(config.layout.holdout_rows)[:8]
 before = holdout_check(config, load_model(config, trainable=False), held, "base")
-after = holdout_check(config, load_model(config, adapter=config.path / "rsft" / "adapter", trainable=False), held, "rsft")
+after = holdout_check(config, load_model(config, adapter=config.layout.adapter("rsft"), trainable=False), held, "rsft")
 print(f"strict parse rate on held-out items: before {before['parse_rate']:.0%}, after {after['parse_rate']:.0%}")
 
 # %% [markdown]

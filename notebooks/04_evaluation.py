@@ -53,7 +53,7 @@ summary = run_stage(config, "eval")  # evaluates every variant not yet scored: b
 # %%
 from gr_colab.evaluate import Report
 import json
-reports = {n: Report.from_json(json.loads((config.path / "eval" / n / "report.json").read_text()))
+reports = {n: Report.from_json(json.loads(config.layout.eval_report(n).read_text()))
            for n in ("base", "rsft")}
 print(reports["rsft"].markdown())
 
@@ -67,8 +67,8 @@ pd.DataFrame(compare(reports["base"], reports["rsft"]))
 
 # %%
 from IPython.display import Image, display
-display(Image(str(config.path / "eval" / "compare_base_rsft.png")))
-display(Image(str(config.path / "eval" / "rsft" / "f1_request.png")))
+display(Image(str(config.layout.stage("eval") / "compare_base_rsft.png")))
+display(Image(str(config.layout.eval_dir("rsft") / "f1_request.png")))
 
 # %% [markdown]
 # ### Try it: type a request and a response, watch the reasoning, see the verdicts
@@ -76,7 +76,7 @@ display(Image(str(config.path / "eval" / "rsft" / "f1_request.png")))
 # %%
 from gr_colab.models import load_model
 from gr_colab.widgets import guard_demo
-demo = guard_demo(load_model(config, adapter=config.path / "rsft" / "adapter", trainable=False),
+demo = guard_demo(load_model(config, adapter=config.layout.adapter("rsft"), trainable=False),
                   max_new_tokens=config.max_new_tokens)
 demo.run()
 demo

@@ -54,8 +54,8 @@ mined = run_stage(config, "mine")
 {k: mined[k] for k in ("items", "pairs", "by_task", "by_dataset", "weights")}
 
 # %%
-from gr_colab.data import read_jsonl
-pairs = read_jsonl(config.path / "mine" / "pairs.jsonl")
+from gr_colab.runtime import read_jsonl
+pairs = read_jsonl(config.layout.pairs)
 for pair in pairs[:1]:  # the first hard sample, if mining found any
     print(pair["task"], pair["sample_weight"], "\n--- chosen ---\n", pair["chosen"][-300:])
 

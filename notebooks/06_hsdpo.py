@@ -59,8 +59,8 @@ evaluated = run_stage(config, "eval")  # evaluates only what is new: the HS-DPO 
 
 # %%
 from IPython.display import Image, display
-if (config.path / "hsdpo" / "curves.png").exists():
-    display(Image(str(config.path / "hsdpo" / "curves.png")))
+if (config.layout.curves("hsdpo")).exists():
+    display(Image(str(config.layout.curves("hsdpo"))))
 
 # %%
 import pandas as pd

@@ -84,7 +84,7 @@ served.stop()
 # ## Results: the Modelfile and the commands
 
 # %%
-print((config.path / "export" / "gguf" / "Modelfile").read_text())
+print(config.layout.modelfile.read_text())
 print(exported["commands"]["create"]); print(exported["commands"]["run"])
 
 # %% [markdown]
@@ -106,7 +106,7 @@ ANSWER = None  # your answer here (a list of strings)
 
 # %%
 from gr_colab.exercises import check_07
-check_07(ANSWER, config.path / "export" / "merged")
+check_07(ANSWER, config.layout.export / "merged")
 
 # %% [markdown]
 # <details><summary>Solution</summary>
@@ -114,7 +114,7 @@ check_07(ANSWER, config.path / "export" / "merged")
 # ```python
 # ANSWER = ["<|eot_id|>", "<|start_header_id|>"]  # the twin and Llama 3 (Gemma 3: "<end_of_turn>", ...)
 # # or read them back from the Modelfile the export wrote:
-# mf = (config.path / "export" / "gguf" / "Modelfile").read_text()
+# mf = config.layout.modelfile.read_text()
 # ANSWER = [line.split('"')[1] for line in mf.splitlines() if line.startswith("PARAMETER stop")]
 # ```
 #

@@ -86,12 +86,12 @@ pd.DataFrame(summary["iterations"])[cols]
 
 # %%
 from IPython.display import Image, display
-display(Image(str(config.path / "redteam" / "metrics.png")))
+display(Image(str(config.layout.stage("redteam") / "metrics.png")))
 summary["hardening"]
 
 # %%
-from gr_colab.data import read_jsonl
-failures = [r for r in read_jsonl(config.path / "redteam" / "iter_01" / "labelled.jsonl") if r["failure"]]
+from gr_colab.runtime import read_jsonl
+failures = [r for r in read_jsonl(config.layout.stage("redteam") / "iter_01" / "labelled.jsonl") if r["failure"]]
 for r in failures[:5]:  # what the guard got wrong, and why
     print(f"{r['why']:<28} reference {r['reference']} ({r['reference_how']}): {r['request'][:80]}")
 
@@ -115,7 +115,7 @@ d = dedup(texts)
 ANSWER = None  # your answer here (a number between 0 and 1)
 
 # %%
-from gr_colab.redteam_metrics import check_08
+from gr_colab.exercises import check_08
 check_08(ANSWER)
 
 # %% [markdown]

@@ -102,11 +102,11 @@ summary = modpo_sweep.run_modpo(config)  # answers, scores and the front (the tr
 
 # %%
 from IPython.display import Image, display
-display(Image(str(config.path / "modpo" / "front.png")))
+display(Image(str(config.layout.stage("modpo") / "front.png")))
 pd.DataFrame(summary["front"] + [{**summary["reference"], "w": "reference"}])
 
 # %%
-scores = pd.read_json(config.path / "modpo" / "scores.jsonl", lines=True)
+scores = pd.read_json(config.layout.stage("modpo") / "scores.jsonl", lines=True)
 scores.pivot(index="prompt", columns="variant", values="response").head(3)
 
 # %% [markdown]

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from gr_colab.runs import MARKER
+
 from conftest import PRED_1B, ROOT
 
 
@@ -63,12 +65,12 @@ def test_run_end_to_end_then_resumes_by_skipping(tmp_path):
     r = gr("run", "--run-dir", str(run_dir), "--set", "mine_limit=32")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     for stage in ("prepare", "rsft", "eval", "mine", "hsdpo", "export"):
-        assert (run_dir / stage / "stage.json").exists(), stage
+        assert (run_dir / stage / MARKER).exists(), stage
     report = (run_dir / "report.md").read_text()
     for section in ("## R-SFT", "## Evaluation", "## Hard-sample mining", "## HS-DPO", "## Export"):
         assert section in report
     assert (run_dir / "report.html").exists() and (run_dir / "rsft" / "curves.png").exists()
-    evals = json.loads((run_dir / "eval" / "stage.json").read_text())["variants"]
+    evals = json.loads((run_dir / "eval" / MARKER).read_text())["variants"]
     assert set(evals) >= {"base", "rsft"}
     assert evals["rsft"]["holdout"]["parse_rate"] > evals["base"]["holdout"]["parse_rate"]
     again = gr("run", "--run-dir", str(run_dir))

@@ -88,8 +88,9 @@ def test_drive_that_cannot_mount_gives_a_local_folder_and_a_warning(stand_in_col
 def test_a_notebook_refuses_when_its_prerequisite_stage_is_missing(tmp_path):
     with pytest.raises(colab.MissingStage, match=r"04_evaluation needs the rsft stage.*run notebooks/03_rsft.ipynb"):
         colab.start("cpu-tiny", {"run_dir": str(tmp_path)}, notebook="04_evaluation", needs=["rsft"])
-    (tmp_path / "rsft").mkdir()
-    (tmp_path / "rsft" / "stage.json").write_text("{}")
+    from gr_colab.runs import mark_complete
+
+    mark_complete(tmp_path / "rsft")
     colab.start("cpu-tiny", {"run_dir": str(tmp_path)}, notebook="04_evaluation", needs=["rsft"])
 
 

@@ -57,3 +57,26 @@ def test_replace_keeps_validation():
     assert cfg.replace(seed=3).seed == 3
     with pytest.raises(ConfigError):
         cfg.replace(max_new_tokens=-1)
+
+
+def test_every_field_is_documented_where_it_is_declared():
+    import dataclasses
+
+    from gr_colab.config import field_help
+
+    undocumented = [f.name for f in dataclasses.fields(GRConfig) if len(f.metadata.get("help", "")) < 10]
+    assert undocumented == []
+    text = field_help("reasoning")
+    assert text.startswith("reasoning = 'full': the reasoning budget") and "choices ('full', 'conclusions'" in text
+    assert "ge 1" in field_help("mine_k")
+
+
+def test_the_mining_fields_old_names_still_load(tmp_path, capsys):
+    cfg = GRConfig.load("cpu-tiny", hsdpo_k=3, hsdpo_top_p=0.5)
+    assert (cfg.mine_k, cfg.mine_top_p) == (3, 0.5)
+    path = tmp_path / "old.yaml"
+    path.write_text("preset: cpu-tiny\nhsdpo_temperature: 0.3\n")
+    assert GRConfig.load(path).mine_temperature == 0.3
+    assert "'hsdpo_temperature' is now 'mine_temperature'" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="mine_top_p: must be > 0 and <= 1"):
+        GRConfig.load("cpu-tiny", hsdpo_top_p=1.5)

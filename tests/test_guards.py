@@ -207,7 +207,8 @@ class StandInQwen3Guard:
 @pytest.mark.slow
 def test_evaluate_runs_a_ready_guard_with_the_same_metric(tmp_path, capsys):
     from gr_colab.config import GRConfig
-    from gr_colab.evaluate import benchmark_items, evaluate_guard, find_benchmarks
+    from gr_colab.evaluate import benchmark_items, find_benchmarks
+    from gr_colab.ready_guards import evaluate_guard
     from gr_colab.prompts import split_input
 
     cfg = GRConfig.load("cpu-tiny", run_dir=str(tmp_path), eval_limit=6)
@@ -249,7 +250,7 @@ def test_a_real_model_runs_through_the_guard_harness(twin, tmp_path):
     """The twin stands in for a ready guard's weights: its calls are rendered by its own chat template and generated
     by the kit's batched generator; its (random) outputs do not parse and are counted as failures, not lost."""
     from gr_colab.config import GRConfig
-    from gr_colab.evaluate import evaluate_guard
+    from gr_colab.ready_guards import evaluate_guard
     from gr_colab.generate import GenerationSettings
     from gr_colab.ready_guards import loaded_generate_fn, render_call
 

@@ -12,7 +12,8 @@ import torch
 
 from gr_colab import hsdpo
 from gr_colab.config import GRConfig
-from gr_colab.hsdpo import WeightedDPOTrainer, dpo_config, preference_rows, train_hsdpo, weighted_dpo_loss
+from gr_colab.hsdpo import WeightedDPOTrainer, dpo_config, train_hsdpo, weighted_dpo_loss
+from gr_colab.training import preference_rows
 
 CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
                  "{% if add_generation_prompt %}<|assistant|>{% endif %}")

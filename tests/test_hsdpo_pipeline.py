@@ -17,7 +17,7 @@ def test_sampling_mining_and_weighted_dpo_end_to_end(trained_run, capsys):
     assert all(0.8 <= p["sample_weight"] <= 1.2 for p in pairs)
     assert all(p["chosen"] != p["rejected"] for p in pairs)
     samples = (trained_run.path / "mine" / "samples" / "generated_predictions.jsonl").read_text().splitlines()
-    assert all(len(json.loads(l)["samples"]) == trained_run.hsdpo_k for l in samples)
+    assert all(len(json.loads(l)["samples"]) == trained_run.mine_k for l in samples)
 
     trained = run_stage(trained_run, "hsdpo")
     assert trained["pairs"] == len(pairs)

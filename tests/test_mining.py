@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from gr_colab.mining import merge, mine, paper_sources, rescale, save_pairs, to_dpo_rows
+from gr_colab.mining import merge, mine, paper_sources, rescale, save_pairs
+from gr_colab.training import preference_rows
 
 
 def out(req, comp="None", resp="None", pad=0):
@@ -105,10 +106,10 @@ def test_diversity_merge_takes_sources_and_dedupes_by_input():
 
 def test_dpo_rows_carry_the_weight_and_the_prompt():
     result = mine(ITEMS, OUTPUTS)
-    rows = to_dpo_rows(result.pairs, "chat")
+    rows = preference_rows(result.pairs, "chat")
     # the chat turn carries the input without its trailing blank line, as every chat path does (prompts.guard_turn)
     assert rows[0]["prompt"][0]["role"] == "user"
     assert rows[0]["prompt"][0]["content"].endswith(ITEMS[0]["input"].rstrip())
     assert [r["sample_weight"] for r in rows] == [p["sample_weight"] for p in result.pairs]
-    raw = to_dpo_rows(result.pairs, "raw")
+    raw = preference_rows(result.pairs, "raw")
     assert isinstance(raw[0]["prompt"], str)

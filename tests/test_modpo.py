@@ -249,7 +249,7 @@ def swept(tmp_path_factory):
 
 @pytest.mark.slow
 def test_two_steps_and_the_sweep_end_to_end(swept):
-    from gr_colab.rsft import COMPLETE_MARKER
+    from gr_colab.runs import MARKER as COMPLETE_MARKER
 
     cfg, summary = swept
     out = cfg.path / "modpo"

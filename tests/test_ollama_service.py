@@ -274,6 +274,8 @@ def test_push_export_follows_the_config(tmp_path, capsys, monkeypatch):
     """hub_push False: a dry run that lists; True: the upload, through a fake for the Hub's API (out of reach)."""
     from gr_colab.hub import push_export
 
+    from gr_colab.runs import mark_complete
+
     cfg = GRConfig.load("cpu-tiny", run_dir=str(tmp_path / "run"))
     with pytest.raises(FileNotFoundError, match="run the export stage first"):
         push_export(cfg)
@@ -281,6 +283,7 @@ def test_push_export_follows_the_config(tmp_path, capsys, monkeypatch):
         (cfg.path / sub).mkdir(parents=True)
     (cfg.path / "rsft/adapter/adapter_model.safetensors").write_bytes(b"x")
     (cfg.path / "rsft/adapter/optimizer.pt").write_bytes(b"pickle")  # never uploaded
+    mark_complete(cfg.path / "rsft/adapter")  # a finished adapter; its marker is never uploaded either
     (cfg.path / "export/gguf/m-q4_k_m.gguf").write_bytes(b"x")
     (cfg.path / "export/README.md").write_text("card")
     assert len(push_export(cfg)) == 2  # no hub_repo: a dry run under a placeholder, saying how to push

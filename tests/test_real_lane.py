@@ -111,7 +111,7 @@ def test_prepare_plans_a_model_it_has_no_row_for(real_run):
 
 
 def test_rsft_trains_from_the_model_turn_on(real_run):
-    from gr_colab.data import read_jsonl
+    from gr_colab.runtime import read_jsonl
     from gr_colab.models import load_model
     from gr_colab.rsft import label_preview
 
@@ -137,14 +137,14 @@ def exported(real_run):
 
 def test_generation_evaluation_mining_and_hsdpo_run(exported):
     cfg, evals, mined, hsdpo, _ = exported
-    from gr_colab.data import read_jsonl
+    from gr_colab.runtime import read_jsonl
 
     report = json.loads((cfg.path / "eval" / "rsft" / "report.json").read_text())
     assert report  # scored on the benchmarks
     holdout = evals["variants"]["rsft"]["holdout"]
     assert holdout["parse_rate"] >= 0.5, holdout  # 12 steps teach Gemma the Answers block
     samples = read_jsonl(cfg.path / "mine" / "samples" / "generated_predictions.jsonl")
-    assert len(samples) == cfg.mine_limit and all(len(s["samples"]) == cfg.hsdpo_k for s in samples)
+    assert len(samples) == cfg.mine_limit and all(len(s["samples"]) == cfg.mine_k for s in samples)
     assert mined["pairs"] == len(read_jsonl(cfg.path / "mine" / "pairs.jsonl"))
     assert hsdpo.get("skipped") or (cfg.path / "hsdpo" / "adapter" / "adapter_model.safetensors").exists()
 

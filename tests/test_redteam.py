@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from gr_colab.runs import MARKER
 from gr_colab.redteam_metrics import (LexiconReference, clean_proposal, dedup, distinct_n, few_shot_prompt,
                                       load_seeds, make_prompts, pairs_within_prompts, self_bleu, split_seeds)
 
@@ -119,7 +120,7 @@ def test_redteam_config_is_validated():
 
 
 def test_exercise_checker_rejects_a_wrong_answer():
-    from gr_colab.redteam_metrics import check_08
+    from gr_colab.exercises import check_08
 
     assert check_08(None).startswith("Not answered yet")
     assert check_08(0.5).startswith("❌")  # distinct-1 thinking, or a guess
@@ -164,10 +165,10 @@ def test_the_loop_end_to_end_on_the_twin_through_the_cli(tmp_path, capsys):
                                           "duplicates_dropped"}
     assert set(last["hardening"]) == {"failure_rate_before", "failure_rate_after"}
 
-    stage = json.loads((run / "redteam" / "stage.json").read_text())
+    stage = json.loads((run / "redteam" / MARKER).read_text())
     for it in stage["iterations"]:
         folder = run / "redteam" / f"iter_{it['iteration']:02d}"
-        assert (folder / "iteration.json").exists()
+        assert (folder / "complete.json").exists()
         candidates = [json.loads(l) for l in (folder / "candidates.jsonl").read_text().splitlines()]
         labelled = [json.loads(l) for l in (folder / "labelled.jsonl").read_text().splitlines()]
         assert it["candidates"] == len(candidates) == 3 * 6
@@ -193,7 +194,7 @@ def test_the_loop_end_to_end_on_the_twin_through_the_cli(tmp_path, capsys):
         assert f"| {it['iteration']} | " in report
 
     # resumable: a finished iteration is skipped, and the figures are the same
-    (run / "redteam" / "stage.json").unlink()
+    (run / "redteam" / MARKER).unlink()
     assert main(["redteam", "--run-dir", str(run), *SMALL]) == 0
     again = capsys.readouterr().out
     assert "redteam iteration 1: already complete, skipped" in again

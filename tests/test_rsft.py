@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from gr_colab.runs import MARKER
 from gr_colab.config import GRConfig
 from gr_colab.data import load_train
 from gr_colab.models import load_model
@@ -74,7 +75,7 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path):
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-c", _runner(killed, steps)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    marker = killed / "checkpoints" / "checkpoint-4" / "gr_colab_complete.json"
+    marker = killed / "checkpoints" / "checkpoint-4" / MARKER
     deadline = time.time() + 600
     while not marker.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -83,7 +84,7 @@ def test_sigkill_mid_run_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert marker.exists() and not (killed / "adapter").exists(), "the run was not cut off mid-way"
     # a checkpoint cut off mid-save: newer than the last complete one, without the marker, a file missing
     ckpts = killed / "checkpoints"
-    latest = max(int(p.name.split("-")[1]) for p in ckpts.glob("checkpoint-*") if (p / "gr_colab_complete.json").exists())
+    latest = max(int(p.name.split("-")[1]) for p in ckpts.glob("checkpoint-*") if (p / MARKER).exists())
     torn = ckpts / f"checkpoint-{latest + 1}"
     torn.mkdir(exist_ok=True)
     (torn / "adapter_model.safetensors").write_bytes(b"\x00" * 100)

@@ -34,7 +34,7 @@ def make_stand_in(twin_path: str):
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from gr_colab.models import lora_config
+    from gr_colab.training import lora_config
 
     class FastLanguageModel:
         @staticmethod

@@ -1,0 +1,264 @@
+"""What every trainer of the kit shares: device arguments, the LoRA config, preference rows, per-pair columns, the
+checkpoint rules and the end of training.
+
+Below the stages, beside the models (no model loading here): R-SFT, HS-DPO, the red-team proposer and MODPO each
+build their own TRL trainer, then all of them resume, mark checkpoints and finish the same way, so a Colab
+disconnect is survived the same way in every notebook. The rules:
+
+* a checkpoint is complete only once the Trainer has written every file of it (:class:`MarkComplete`, a
+  ``TrainerCallback``, marks it after ``on_save``); one without the marker was cut off and is set aside, never
+  resumed from, never deleted;
+* an adapter is complete only once weights, tokenizer and curves are written (:func:`finish`, the one end of
+  training): a later stage trusts an adapter folder only when it carries the marker.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import functools
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .runs import is_complete, mark_complete
+
+WEIGHT_COLUMN = "sample_weight"
+
+
+# --- arguments -------------------------------------------------------------------------------------------------
+def device_args(config, device: str) -> dict:
+    """The Trainer arguments that depend on the machine: fp16 on a GPU without bf16 (a T4), bf16 on newer GPUs; on
+    the CPU full precision, no gradient checkpointing and plain AdamW (8-bit Adam needs CUDA), all passed
+    explicitly because TRL 1.x changed their defaults."""
+    import torch
+
+    cuda = device == "cuda"
+    fp16 = cuda and not torch.cuda.is_bf16_supported()
+    return dict(use_cpu=not cuda, bf16=cuda and not fp16, fp16=fp16,
+                gradient_checkpointing=bool(config.gradient_checkpointing) and cuda,
+                optim=config.optim if cuda else "adamw_torch", report_to="none", dataloader_num_workers=0,
+                seed=config.seed, data_seed=config.seed, max_grad_norm=1.0, logging_steps=config.logging_steps,
+                save_strategy="steps", save_steps=config.save_steps, save_total_limit=config.save_total_limit)
+
+
+def lora_config(config):
+    from peft import LoraConfig
+
+    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM",
+                      modules_to_save=list(config.modules_to_save) or None)
+
+
+# --- preference rows -------------------------------------------------------------------------------------------
+def preference_rows(pairs: list[dict], prompt_format: str = "chat") -> list[dict]:
+    """TRL preference rows from pairs: mined hard samples (``input``, ``instruction``: the guard prompt is built
+    here) or rows with a ``prompt`` already. Conversational (prompt = user messages, chosen/rejected = one
+    assistant message) for ``chat``, plain strings for ``raw``; ``sample_weight`` kept (1.0 when a pair has none)."""
+    from .prompts import INSTRUCTION, chat_messages, raw_prompt
+
+    if prompt_format not in ("chat", "raw"):
+        raise ValueError(f"prompt_format must be 'chat' or 'raw', got {prompt_format!r}")
+    rows = []
+    for i, p in enumerate(pairs):
+        missing = [k for k in ("chosen", "rejected") if k not in p] + ([] if "prompt" in p or "input" in p
+                                                                       else ["prompt (or input)"])
+        if missing:
+            raise ValueError(f"pair {i} has no {', '.join(missing)}")
+        prompt = p.get("prompt")
+        if prompt is None:  # a mined pair: the guard's prompt for its input
+            instruction = p.get("instruction") or INSTRUCTION
+            prompt = chat_messages(p["input"], instruction=instruction) if prompt_format == "chat" else \
+                raw_prompt(p["input"], instruction)
+        chosen, rejected = p["chosen"], p["rejected"]
+        if prompt_format == "chat":
+            prompt = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+            chosen, rejected = (c if isinstance(c, list) else [{"role": "assistant", "content": c}]
+                                for c in (chosen, rejected))
+        else:
+            prompt = prompt if isinstance(prompt, str) else prompt[-1]["content"]
+            chosen, rejected = (c if isinstance(c, str) else c[-1]["content"] for c in (chosen, rejected))
+        weight = p.get(WEIGHT_COLUMN)
+        rows.append({"prompt": prompt, "chosen": chosen, "rejected": rejected,
+                     WEIGHT_COLUMN: 1.0 if weight is None else float(weight)})
+    return rows
+
+
+@functools.cache
+def _collator_class():
+    """TRL's preference collator, plus one float tensor per extra per-pair column. Built on first use (it subclasses
+    TRL's), so importing this module does not import TRL: ``prepare`` and the command line stay fast."""
+    import torch
+    from trl.trainer.dpo_trainer import DataCollatorForPreference
+
+    @dataclass
+    class WeightedPreferenceCollator(DataCollatorForPreference):
+        """``float_columns`` maps a column to the value a missing or None entry takes (None: the column is required
+        in every example). By default it carries ``sample_weight`` (missing: 1.0) when the examples have it; MODPO
+        carries its margins the same way. Padding, truncation and the chosen-then-rejected layout stay TRL's."""
+
+        float_columns: dict = field(default_factory=lambda: {WEIGHT_COLUMN: 1.0})
+
+        def torch_call(self, examples: list[dict]) -> dict:
+            batch = super().torch_call(examples)
+            for name, default in self.float_columns.items():
+                if default is not None and not any(name in ex for ex in examples):
+                    continue
+                values = [ex.get(name) for ex in examples]
+                if default is None and any(v is None for v in values):
+                    raise ValueError(f"column {name!r} is missing from {sum(v is None for v in values)} of the "
+                                     f"{len(values)} examples of this batch (it is required)")
+                batch[name] = torch.tensor([default if v is None else float(v) for v in values],
+                                           dtype=torch.float32)
+            return batch
+
+    return WeightedPreferenceCollator
+
+
+def __getattr__(name: str):
+    if name == "WeightedPreferenceCollator":
+        return _collator_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class PerPairColumns:
+    """For a ``DPOTrainer`` subclass: per-pair float columns (``extra_columns``: name → default, as in
+    :class:`WeightedPreferenceCollator`) survive the Trainer's column clean-up and reach ``compute_loss``.
+
+    * TRL's tokenization (``_prepare_dataset``) maps without removing columns, and
+      :meth:`_set_signature_columns_if_needed` adds these to the ones the Trainer keeps (otherwise
+      ``remove_unused_columns`` drops them silently, and turning it off would keep the string columns too);
+    * :meth:`_carry_extra_columns`, called after ``DPOTrainer.__init__``, swaps TRL's collator for a
+      :class:`WeightedPreferenceCollator` with the same settings (a collator passed in by the caller is kept).
+    """
+
+    extra_columns: dict = {}
+
+    def _carry_extra_columns(self) -> None:
+        collator = _collator_class()
+        base = collator.__mro__[1]  # TRL's DataCollatorForPreference
+        if type(self.data_collator) is base:
+            fields = dataclasses.fields(base)
+            self.data_collator = collator(
+                **{f.name: getattr(self.data_collator, f.name) for f in fields},
+                float_columns=dict(self.extra_columns))
+
+    def _set_signature_columns_if_needed(self):
+        super()._set_signature_columns_if_needed()
+        missing = [c for c in self.extra_columns if c not in self._signature_columns]
+        if missing:
+            self._signature_columns = [*self._signature_columns, *missing]
+
+
+# --- checkpoints -----------------------------------------------------------------------------------------------
+def complete_checkpoints(output_dir: Path) -> list[Path]:
+    """Checkpoints whose every file was written, oldest first."""
+    found = [p for p in Path(output_dir).glob("checkpoint-*") if is_complete(p)]
+    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+
+
+def set_aside_incomplete(output_dir: Path) -> list[Path]:
+    """A checkpoint without the marker was cut off mid-save: move it aside (never delete a user's files)."""
+    moved = []
+    for p in Path(output_dir).glob("checkpoint-*"):
+        if p.is_dir() and not p.name.endswith(".incomplete") and not is_complete(p):
+            target = p.with_name(p.name + ".incomplete")
+            if target.exists():
+                shutil.rmtree(target)
+            p.rename(target)
+            moved.append(target)
+    return moved
+
+
+def resume_point(output_dir: Path) -> Optional[str]:
+    """The latest complete checkpoint to resume from (None: start), after setting aside the cut-off ones."""
+    for m in set_aside_incomplete(output_dir):
+        print(f"set aside an incomplete checkpoint (cut off mid-save): {m}")
+    done = complete_checkpoints(output_dir)
+    if done:
+        print(f"resuming from {done[-1]}")
+    return str(done[-1]) if done else None
+
+
+def callbacks() -> list:
+    """The callbacks every trainer of the kit gets: :class:`MarkComplete`."""
+    from transformers import TrainerCallback
+
+    class MarkComplete(TrainerCallback):
+        """on_save runs after the Trainer wrote weights, optimizer, scheduler, RNG and trainer state."""
+
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+                if ckpt.exists():
+                    mark_complete(ckpt, {"global_step": state.global_step})
+            return control
+
+    return [MarkComplete()]
+
+
+# --- the end of training ---------------------------------------------------------------------------------------
+@dataclass
+class Finished:
+    """What a finished training run left: the adapter folder, the Trainer's log history and the curves."""
+
+    adapter_dir: Path
+    log_history: list
+    curves_csv: Path
+    curves_png: Optional[Path]
+    global_step: int
+
+    @property
+    def losses(self) -> list:
+        return [h["loss"] for h in self.log_history if "loss" in h]
+
+    def series(self, key: str) -> list:
+        return [h[key] for h in self.log_history if key in h]
+
+
+def finish(trainer, tokenizer, out_dir: Path, title: str, info: Optional[dict] = None,
+           adapters: Optional[Sequence[str]] = None) -> Finished:
+    """Save the adapter (safetensors; only ``adapters`` when given) and the tokenizer to ``out_dir/adapter``, the
+    curves to ``out_dir``, then the adapter's marker, last."""
+    out = Path(out_dir)
+    adapter_dir = out / "adapter"
+    kwargs = {"selected_adapters": list(adapters)} if adapters else {}
+    trainer.model.save_pretrained(str(adapter_dir), safe_serialization=True, **kwargs)
+    tokenizer.save_pretrained(str(adapter_dir))
+    history = list(trainer.state.log_history)
+    csv_path, png_path = save_curves(history, out, title)
+    mark_complete(adapter_dir, {"global_step": trainer.state.global_step, **(info or {})})
+    return Finished(adapter_dir, history, csv_path, png_path, trainer.state.global_step)
+
+
+def save_curves(history: list, out: Path, title: str) -> tuple[Path, Optional[Path]]:
+    """The Trainer's log history as CSV and a PNG of every logged loss-like series over steps."""
+    out.mkdir(parents=True, exist_ok=True)
+    keys = sorted({k for h in history for k in h if isinstance(h.get(k), (int, float))})
+    csv_path = out / "curves.csv"
+    with csv_path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        for h in history:
+            writer.writerow({k: h.get(k, "") for k in keys})
+    series = [k for k in keys if k not in ("step", "epoch") and ("loss" in k or "accurac" in k or "margin" in k)
+              and not k.startswith("train_")]
+    if not series:
+        return csv_path, None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(series), figsize=(4.5 * len(series), 3.2), squeeze=False)
+    for ax, key in zip(axes[0], series):
+        pts = [(h["step"], h[key]) for h in history if key in h and "step" in h]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".")
+        ax.set_title(key)
+        ax.set_xlabel("step")
+    fig.suptitle(title)
+    fig.tight_layout()
+    png_path = out / "curves.png"
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+    return csv_path, png_path
