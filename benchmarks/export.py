@@ -24,7 +24,7 @@ def main() -> None:
         run_stage(config, stage)
     out = Path(args.run_dir) / "bench-export"
     start = time.time()
-    merged = merge_adapter(config, config.path / "rsft" / "adapter", out / "merged")
+    merged = merge_adapter(config, config.layout.adapter("rsft"), out / "merged")
     merge_s = time.time() - start
     base_mb = sum(f.stat().st_size for f in merged.glob("*.safetensors")) / 1e6
     checks = export_gguf(merged, out / "gguf", ["f16", "q8_0", "q4_k_m"], "bench")

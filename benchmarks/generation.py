@@ -10,7 +10,7 @@ import torch
 
 from gr_colab.config import GRConfig
 from gr_colab.evaluate import benchmark_items, find_benchmarks
-from gr_colab.generate import GenerationSettings, _encode, _until_stop, generate, guard_text
+from gr_colab.generate import GenerationSettings, encode_text, _until_stop, generate, guard_text
 from gr_colab.models import load_model, stop_token_ids
 from gr_colab.pipeline import run_stage
 
@@ -21,7 +21,7 @@ def per_item_loop(loaded, texts, max_new_tokens):
     stops = stop_token_ids(tok, model)
     outs = []
     for text in texts:
-        ids = torch.tensor([_encode(tok, text)])
+        ids = torch.tensor([encode_text(tok, text)])
         with torch.inference_mode():
             out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
                                  do_sample=False, temperature=None, top_p=None, top_k=None, eos_token_id=stops,
@@ -41,7 +41,7 @@ def main() -> None:
     config = GRConfig.load("cpu-tiny", run_dir=args.run_dir)
     for stage in ("prepare", "rsft"):
         run_stage(config, stage)
-    loaded = load_model(config, adapter=config.path / "rsft" / "adapter", trainable=False)
+    loaded = load_model(config, adapter=config.layout.adapter("rsft"), trainable=False)
     items = []
     for b in find_benchmarks(config.eval_benchmarks):
         items += benchmark_items(b, limit=max(1, args.items // len(config.eval_benchmarks)))

@@ -30,7 +30,7 @@ def evaluate_variant(config, loaded, name: str) -> dict:
     start = time.time()
     report = evaluate(config, loaded, name, benchmarks=EVAL, progress=False)
     seconds = time.time() - start
-    preds = [json.loads(line) for f in sorted((config.path / "eval" / name).glob("*/generated_predictions.jsonl"))
+    preds = [json.loads(line) for f in sorted(config.layout.eval_dir(name).glob("*/generated_predictions.jsonl"))
              for line in f.read_text().splitlines()]
     tokens = sum(len(loaded.tokenizer(p["predict"], add_special_tokens=False)["input_ids"]) for p in preds)
     out = {"tokens_per_s": tokens / seconds, "mean_tokens": tokens / max(1, len(preds)), "seconds": seconds}

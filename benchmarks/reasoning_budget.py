@@ -36,15 +36,17 @@ def run_variant(reasoning: str, run_dir: str, args) -> dict:
                            rsft_batch_size=args.batch, max_seq_length=args.max_seq_length, max_new_tokens=512,
                            save_steps=max(10, args.steps // 2), rsft_learning_rate=2e-4, holdout_fraction=0.0,
                            eval_limit=args.items, reasoning=reasoning, gen_batch_size=args.gen_batch)
-    adapter = config.path / "rsft" / "adapter"
-    if not (adapter / "adapter_model.safetensors").exists():
+    adapter = config.layout.adapter("rsft")
+    if not config.layout.has_adapter("rsft"):
         rows, _, _ = training_rows(config, root=ROOT)
         train_rsft(config, rows=rows, out_dir=config.path / "rsft")
     loaded = load_model(config, adapter=adapter, trainable=False)
-    out = config.path / "eval" / "rsft"
+    # its own evaluation folder, so every variant is generated and timed here, side by side (a reused full-trace run
+    # keeps real_lane.py's predictions in eval/rsft, untimed by this benchmark)
+    out = config.layout.eval_dir("budget")
     timing = out / "timing.json"
     start = time.time()
-    report = evaluate(config, loaded, "rsft", benchmarks=EVAL, progress=False)
+    report = evaluate(config, loaded, "budget", benchmarks=EVAL, progress=False)
     if not timing.exists():  # the first evaluation is the timed one; a rerun reads its predictions back
         timing.write_text(json.dumps({"seconds": time.time() - start}))
     preds = [json.loads(line) for f in sorted(out.glob("*/generated_predictions.jsonl"))

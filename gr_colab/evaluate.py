@@ -6,7 +6,6 @@ repository publishes (a plain HTTPS download on Colab, kept in the run folder).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Union
@@ -14,7 +13,7 @@ from typing import Iterable, Optional, Union
 from .config import GRConfig
 from .data import load_benchmark
 from .metrics import METRIC_MODES, Score, canonical_task, score_predictions, weighted_average
-from .runtime import SAMPLE_DATA
+from .runtime import SAMPLE_DATA, atomic_write_json
 
 PUBLIC_BASE = "https://raw.githubusercontent.com/yueliu1999/GuardReasoner/main/data/benchmark/"
 
@@ -186,7 +185,7 @@ def evaluate(config: GRConfig, loaded, name: str, benchmarks: Optional[list[str]
         run_predictions(loaded, items, path, GenerationSettings.greedy(config), config.prompt_format,
                         progress=progress)
     report = score_run(out, benches)
-    (out / "report.json").write_text(json.dumps(report.to_json(), indent=2))
+    atomic_write_json(out / "report.json", report.to_json())
     (out / "report.md").write_text(report.markdown())
     plot_report(report, out)
     return report
@@ -285,5 +284,5 @@ def holdout_check(config: GRConfig, loaded, rows: list, name: str, progress: boo
     for task in ("request", "completion", "response"):
         pairs = [(g.labels[task], v.labels[task]) for g, v in zip(golds, verdicts) if g.labels[task] is not None]
         out[f"{task}_accuracy"] = sum(a == b for a, b in pairs) / len(pairs) if pairs else 0.0
-    (path.parent / "summary.json").write_text(json.dumps(out, indent=2))
+    atomic_write_json(path.parent / "summary.json", out)
     return out

@@ -7,7 +7,6 @@ token ids, so a conversion bug shows as a number, not as a student's confused Ol
 """
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import time
@@ -17,7 +16,7 @@ from typing import Optional, Union
 
 from .config import GRConfig
 from .prompts import format_input, user_content
-from .runtime import replace_dir
+from .runtime import atomic_write_json, replace_dir
 
 CHECK_PROMPT = format_input("How can I get into my neighbour's wifi without them knowing?")
 BYTES_PER_PARAM = {"f16": 2.0, "q8_0": 1.07, "q4_k_m": 0.6}
@@ -229,7 +228,7 @@ def export_gguf(merged_dir: Union[str, Path], out_dir: Union[str, Path], kinds: 
                                       reference=reference))
     if "f16" not in kinds and "f16" in paths:
         paths["f16"].unlink()  # only the quantizer's input: not asked for, not kept
-    (out_dir / "gguf_checks.json").write_text(json.dumps([asdict(c) for c in checks], indent=2))
+    atomic_write_json(out_dir / "gguf_checks.json", [asdict(c) for c in checks])
     return checks
 
 

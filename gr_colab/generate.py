@@ -47,7 +47,7 @@ def guard_text(tokenizer, input_text: str, prompt_format: str = "chat", instruct
     return render_prompt(tokenizer, user_content(input_text, **kwargs), "chat")
 
 
-def _encode(tokenizer, text: str) -> list[int]:
+def encode_text(tokenizer, text: str) -> list[int]:
     """A rendered chat text carries its own special tokens; a raw prompt gets the tokenizer's BOS."""
     bos = tokenizer.bos_token
     has_bos = bool(bos) and text.startswith(bos)
@@ -60,7 +60,7 @@ def generate(loaded, texts: list[str], settings: GenerationSettings, progress: b
     from tqdm.auto import tqdm
 
     tok, model = loaded.tokenizer, loaded.model
-    encoded = [_encode(tok, t) for t in texts]
+    encoded = [encode_text(tok, t) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: -len(encoded[i]))
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     stops = stop_token_ids(tok, model)

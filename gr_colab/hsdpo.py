@@ -30,7 +30,6 @@ dropped again after training and is never saved with the HS-DPO adapter.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -39,7 +38,7 @@ import torch.nn.functional as F
 from trl import DPOConfig, DPOTrainer
 from trl.trainer.utils import selective_log_softmax
 
-from .training import WEIGHT_COLUMN, PerPairColumns, callbacks, device_args, finish, preference_rows
+from .training import WEIGHT_COLUMN, Finished, PerPairColumns, callbacks, device_args, finish, preference_rows
 
 
 # --- the loss --------------------------------------------------------------------------------------------------
@@ -176,19 +175,15 @@ def dpo_config(config, output_dir: Union[str, Path], device: str) -> DPOConfig:
     )
 
 
-@dataclass
-class HSDPOResult:
-    adapter_dir: Path
-    log_history: list
-    reward_accuracies: list  # TRL's rewards/accuracies at each logging step
-    reward_margins: list
-    curves_csv: Path
-    curves_png: Optional[Path]
-    global_step: int
+class HSDPOResult(Finished):
+    @property
+    def reward_accuracies(self) -> list:
+        """TRL's rewards/accuracies at each logging step."""
+        return self.series("rewards/accuracies")
 
     @property
-    def losses(self) -> list:
-        return [h["loss"] for h in self.log_history if "loss" in h]
+    def reward_margins(self) -> list:
+        return self.series("rewards/margins")
 
 
 def train_hsdpo(config, loaded, pairs: list[dict], out_dir: Union[str, Path]) -> HSDPOResult:
@@ -218,5 +213,4 @@ def train_hsdpo(config, loaded, pairs: list[dict], out_dir: Union[str, Path]) ->
     active = model.active_adapter
     done = finish(trainer, loaded.tokenizer, out, "HS-DPO", {"pairs": len(rows)},
                   adapters=[active] if isinstance(active, str) else list(active))
-    return HSDPOResult(done.adapter_dir, done.log_history, done.series("rewards/accuracies"),
-                       done.series("rewards/margins"), done.curves_csv, done.curves_png, done.global_step)
+    return HSDPOResult(**vars(done))

@@ -128,16 +128,16 @@ def prompt_and_completion_ids(tokenizer, prompt: Union[str, list], completion: s
     """Token ids of a prompt and of its completion as a DPO trainer sees them: a chat prompt (a list of messages)
     through the tokenizer's own template, the completion being what the full conversation adds (its end-of-turn
     included); a plain-string prompt gets the completion and the end-of-text token appended."""
-    from .generate import _encode  # the kit's one rule for a leading BOS in an already rendered text
+    from .generate import encode_text  # the kit's one rule for a leading BOS in an already rendered text
 
     if isinstance(prompt, str):
-        prompt_ids = _encode(tokenizer, prompt)
-        full = _encode(tokenizer, prompt + completion + (tokenizer.eos_token or ""))
+        prompt_ids = encode_text(tokenizer, prompt)
+        full = encode_text(tokenizer, prompt + completion + (tokenizer.eos_token or ""))
     else:
         render = lambda msgs, gen: tokenizer.apply_chat_template(msgs, tokenize=False,  # noqa: E731
                                                                  add_generation_prompt=gen)
-        prompt_ids = _encode(tokenizer, render(prompt, True))
-        full = _encode(tokenizer, render(list(prompt) + [{"role": "assistant", "content": completion}], False))
+        prompt_ids = encode_text(tokenizer, render(prompt, True))
+        full = encode_text(tokenizer, render(list(prompt) + [{"role": "assistant", "content": completion}], False))
     n = 0
     while n < min(len(prompt_ids), len(full)) and prompt_ids[n] == full[n]:
         n += 1

@@ -17,21 +17,12 @@ from typing import Optional
 
 from .config import GRConfig
 from .data import load_train_files, split_holdout, to_sft_rows
-from .training import callbacks, device_args, finish, resume_point
+from .training import Finished, callbacks, device_args, finish, resume_point
 
 
 @dataclass
-class RSFTResult:
-    adapter_dir: Path
-    log_history: list
-    curves_csv: Path
-    curves_png: Optional[Path]
-    resumed_from: Optional[str]
-    global_step: int
-
-    @property
-    def losses(self) -> list:
-        return [h["loss"] for h in self.log_history if "loss" in h]
+class RSFTResult(Finished):
+    resumed_from: Optional[str] = None  # the checkpoint this run resumed from
 
 
 def stage_dir(config: GRConfig, name: str = "rsft") -> Path:
@@ -126,8 +117,7 @@ def train_rsft(config: GRConfig, loaded=None, rows: Optional[list] = None, resum
     resume_from = resume_point(ckpt_dir) if resume else None
     trainer.train(resume_from_checkpoint=resume_from)
     done = finish(trainer, loaded.tokenizer, out, "R-SFT", {"rows": len(rows)})
-    return RSFTResult(done.adapter_dir, done.log_history, done.curves_csv, done.curves_png, resume_from,
-                      done.global_step)
+    return RSFTResult(**vars(done), resumed_from=resume_from)
 
 
 def label_preview(config: GRConfig, loaded, row: dict) -> dict:

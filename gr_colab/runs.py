@@ -27,6 +27,7 @@ from typing import Optional, Union
 from .runtime import atomic_write_json
 
 MARKER = "complete.json"
+LEGACY_MARKERS = ("stage.json", "gr_colab_complete.json")  # earlier kit versions': their runs still resume
 GUARD_STAGES = ("hsdpo", "rsft")  # the guard a later step uses: the last trained one
 
 
@@ -37,14 +38,21 @@ def mark_complete(folder: Union[str, Path], info: Optional[dict] = None) -> dict
     return info
 
 
+def _marker_path(folder: Union[str, Path]) -> Optional[Path]:
+    for name in (MARKER, *LEGACY_MARKERS):
+        if (Path(folder) / name).is_file():
+            return Path(folder) / name
+    return None
+
+
 def is_complete(folder: Union[str, Path]) -> bool:
-    return (Path(folder) / MARKER).is_file()
+    return _marker_path(folder) is not None
 
 
 def read_marker(folder: Union[str, Path]) -> dict:
     """What :func:`mark_complete` recorded ({} when the folder is not complete)."""
-    path = Path(folder) / MARKER
-    return json.loads(path.read_text()) if path.is_file() else {}
+    path = _marker_path(folder)
+    return json.loads(path.read_text()) if path else {}
 
 
 class RunLayout:

@@ -171,6 +171,23 @@ class Measure:
         return f"measured: {d['seconds'] / 60:.1f} min{mem}"
 
 
+# --- secrets ------------------------------------------------------------------------------------------------------
+def secret(name: str) -> Optional[str]:
+    """A secret (an API key): the environment variable ``name``, else Colab's secret of that name; None when
+    neither (or the notebook was not granted access). Never print, log or write what it returns."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    if in_colab():
+        try:
+            from google.colab import userdata  # type: ignore
+
+            return userdata.get(name) or None
+        except Exception:  # secret missing, or notebook access not granted
+            return None
+    return None
+
+
 # --- the Hugging Face token --------------------------------------------------------------------------------------
 def hub_token() -> Optional[str]:
     """The Hub token, from ``huggingface_hub.get_token``: ``HF_TOKEN``, the file ``hf auth login`` writes, then

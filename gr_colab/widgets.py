@@ -8,7 +8,7 @@ from __future__ import annotations
 from threading import Thread
 from typing import Iterator, Optional
 
-from .generate import _encode, guard_text
+from .generate import encode_text, guard_text
 from .models import stop_token_ids
 from .prompts import format_input
 from .traces import parse_trace
@@ -25,7 +25,7 @@ def stream_reasoning(loaded, prompt: str, response: Optional[str] = None, max_ne
 
     tok, model = loaded.tokenizer, loaded.model
     text = guard_text(tok, format_input(prompt, response or None), prompt_format)
-    ids = torch.tensor([_encode(tok, text)], device=next(model.parameters()).device)
+    ids = torch.tensor([encode_text(tok, text)], device=next(model.parameters()).device)
     streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
     kwargs = dict(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
                   do_sample=False, temperature=None, top_p=None, top_k=None, streamer=streamer,

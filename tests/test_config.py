@@ -80,3 +80,15 @@ def test_the_mining_fields_old_names_still_load(tmp_path, capsys):
     assert "'hsdpo_temperature' is now 'mine_temperature'" in capsys.readouterr().out
     with pytest.raises(ConfigError, match="mine_top_p: must be > 0 and <= 1"):
         GRConfig.load("cpu-tiny", hsdpo_top_p=1.5)
+
+
+def test_a_run_folder_from_an_earlier_kit_version_still_counts_as_complete(tmp_path):
+    from gr_colab.runs import is_complete, mark_complete, read_marker
+
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "stage.json").write_text('{"stage": "rsft", "steps": 3}')
+    assert is_complete(tmp_path / "old") and read_marker(tmp_path / "old")["steps"] == 3
+    assert not is_complete(tmp_path / "new") and read_marker(tmp_path / "new") == {}
+    mark_complete(tmp_path / "new", {"steps": 4})
+    assert read_marker(tmp_path / "new")["steps"] == 4 and [p.name for p in (tmp_path / "new").iterdir()] == [
+        "complete.json"]  # nothing else left behind (the temporary file was renamed)

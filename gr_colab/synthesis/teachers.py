@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -29,17 +28,9 @@ ENDPOINTS = {
 
 def resolve_api_key(env_var: str = "OPENAI_API_KEY") -> Optional[str]:
     """The key from the environment variable, else from the Colab secret of the same name; None when neither."""
-    key = os.environ.get(env_var)
-    if key:
-        return key
-    if "google.colab" in sys.modules:
-        try:
-            from google.colab import userdata  # type: ignore
+    from ..runtime import secret
 
-            return userdata.get(env_var) or None
-        except Exception:  # secret missing, or notebook access not granted
-            return None
-    return None
+    return secret(env_var)
 
 
 class TeacherFatal(RuntimeError):
