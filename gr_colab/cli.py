@@ -118,6 +118,13 @@ def cmd_redteam(args) -> int:
     return 0
 
 
+def cmd_fields(args) -> int:
+    from .config import field_help
+
+    print(field_help(args.name))
+    return 0
+
+
 def cmd_plan(args) -> int:
     from .budget import plan_config
 
@@ -182,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--samples", type=int, default=None)
     p.set_defaults(func=cmd_plan)
+    p = sub.add_parser("fields", help="the config's fields: default, what each is for, what it allows")
+    p.add_argument("name", nargs="?", help="one field (default: all)")
+    p.set_defaults(func=cmd_fields)
     p = sub.add_parser("score", help="score prediction files with the paper's metric")
     p.add_argument("files", nargs="+")
     p.add_argument("--task", required=True, choices=["prompt", "response", "refusal"])

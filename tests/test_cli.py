@@ -29,6 +29,18 @@ def test_score_prints_the_papers_1b_figures():
     assert json.loads(r.stdout.strip().splitlines()[-1])["files"][0]["f1"] == pytest.approx(91.05, abs=0.01)
 
 
+def test_fields_prints_each_fields_documentation(capsys):
+    from gr_colab import cli
+
+    assert cli.main(["fields", "mine_temperature"]) == 0
+    assert capsys.readouterr().out.strip() == "mine_temperature = 0.7: sampling temperature of mining [gt 0]"
+    assert cli.main(["fields"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("preset = 'cpu-tiny': ")
+    assert any(line.startswith("redteam_teacher = None") for line in lines)
+    assert cli.main(["fields", "hsdpo_k"]) == 2  # an old name is not a field of its own
+
+
 def test_no_disk_space_is_one_clear_line(monkeypatch, capsys):
     """A full disk (faked: this machine has room) stops the export with one line, not a traceback."""
     import shutil
