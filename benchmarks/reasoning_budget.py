@@ -41,21 +41,22 @@ def run_variant(reasoning: str, run_dir: str, args) -> dict:
         rows, _, _ = training_rows(config, root=ROOT)
         train_rsft(config, rows=rows, out_dir=config.path / "rsft")
     loaded = load_model(config, adapter=adapter, trainable=False)
-    # its own evaluation folder, so every variant is generated and timed here, side by side (a reused full-trace run
-    # keeps real_lane.py's predictions in eval/rsft, untimed by this benchmark)
-    out = config.layout.eval_dir("budget")
+    # Each variant is generated and timed here, into eval/budget (generation resumes: predictions and timing.json
+    # already there are reused, e.g. seeded from benchmarks/real_lane.py's run of the full trace).
+    name = "budget"
+    out = config.layout.eval_dir(name)
     timing = out / "timing.json"
     start = time.time()
-    report = evaluate(config, loaded, "budget", benchmarks=EVAL, progress=False)
-    if not timing.exists():  # the first evaluation is the timed one; a rerun reads its predictions back
-        timing.write_text(json.dumps({"seconds": time.time() - start}))
+    report = evaluate(config, loaded, name, benchmarks=EVAL, progress=False)
     preds = [json.loads(line) for f in sorted(out.glob("*/generated_predictions.jsonl"))
-             for line in f.read_text().splitlines()]
+             for line in f.read_text().splitlines()[:args.items]]
+    if not timing.exists():  # the first evaluation is the timed one; a rerun reads its predictions back
+        timing.write_text(json.dumps({"seconds_per_item": (time.time() - start) / len(preds)}))
     tokens = [len(loaded.tokenizer(p["predict"], add_special_tokens=False)["input_ids"]) for p in preds]
-    seconds = json.loads(timing.read_text())["seconds"]
+    seconds_per_item = json.loads(timing.read_text())["seconds_per_item"]
     scores = [s for s in report.scores if s.mode == "corrected"]
     return {"reasoning": reasoning, "items": len(preds), "tokens_per_item": sum(tokens) / len(preds),
-            "seconds_per_item": seconds / len(preds),
+            "seconds_per_item": seconds_per_item,
             "parse_rate": sum(s.parsed for s in scores) / max(1, sum(s.rows for s in scores)),
             **{f"f1_{s.name}": s.f1 for s in scores}}
 

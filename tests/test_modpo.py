@@ -265,7 +265,7 @@ def test_two_steps_and_the_sweep_end_to_end(swept):
     assert len(pairs) == 36 and len({round(p["margin_chosen"], 6) for p in pairs}) > 1  # one margin per pair
     assert pairs[0]["chosen"] == train[0][f"response_{train[0]['better_response_id']}"]
     logged = json.loads((out / "w_0.5" / "adapter" / COMPLETE_MARKER).read_text())
-    assert logged["steps"] == 2 and logged["w"] == 0.5
+    assert logged["global_step"] == 2 and logged["w"] == 0.5  # the adapter's marker: what finished it
     csv_head = (out / "w_0.5" / "curves.csv").read_text().splitlines()[0]
     assert "safety_margin/chosen" in csv_head  # the margins reached MODPO's loss
 
