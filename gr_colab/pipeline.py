@@ -144,7 +144,7 @@ def export_stage(config: GRConfig, push: bool = False) -> dict:
     from .hub import model_card, push as hub_push
     from .ollama import write_modelfile
 
-    from .runtime import SCRATCH, on_drive
+    from .runtime import SCRATCH, atomic_write_text, on_drive
 
     layout = config.layout
     adapter = layout.guard_adapter()
@@ -163,14 +163,12 @@ def export_stage(config: GRConfig, push: bool = False) -> dict:
     modelfile, commands = write_modelfile(tok, gguf_for_ollama, layout.gguf, name, num_predict=config.max_new_tokens,
                                           model_dir=merged)
     table = checks_table(checks)
-    eval_md = ""
-    rsft_report = layout.eval_report(adapter.parent.name, "md")
-    if rsft_report.exists():
-        eval_md = rsft_report.read_text()
-    report_json = rsft_report.with_suffix(".json")  # its F1 scores become the card's Hub metadata (model-index)
+    report_md, report_json = (layout.eval_report(adapter.parent.name, ext) for ext in ("md", "json"))
+    eval_md = report_md.read_text() if report_md.exists() else ""
+    # the guard's F1 scores become the card's Hub metadata (model-index)
     scores = json.loads(report_json.read_text())["scores"] if report_json.exists() else []
     card = model_card(config, eval_md, gguf_table=table, scores=scores)
-    (out / "README.md").write_text(card)
+    atomic_write_text(out / "README.md", card)
     uploads = []
     if config.hub_repo:
         uploads = hub_push(config.hub_repo, {"adapter": adapter, "merged": merged, "gguf": layout.gguf}, card,
