@@ -2,9 +2,10 @@
 
 Trains on the released GuardReasoner-1B traces that agree with gold (AegisSafetyTest, HarmBenchPrompt, XSTest
 response-harmful: `sample_data/real_traces/`) for a fixed number of steps, then evaluates greedily with 512 new
-tokens on the first items of SimpleSafetyTests and XSTest refusal (never trained on), before and after: parse rate,
-F1 (corrected and official), generated tokens per second, seconds per training step. Prints the figures and the
-after/before ratios. Slow on 2 cores (tens of minutes with the defaults):
+tokens on the first items of SimpleSafetyTests, XSTest refusal and HarmBench response (never trained on), before and
+after: parse rate, F1 (corrected and official) beside the F1 of a guard that always answers the positive label,
+whether every parsed answer was the same label (a collapsed guard), generated tokens per second, seconds per
+training step. Prints the figures and the after/before ratios. Slow on 2 cores (tens of minutes with the defaults):
 
     python benchmarks/real_lane.py [--steps 40] [--items 30] [--run-dir runs/bench-real-lane]
 """
@@ -21,7 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 TRAIN = [f"sample_data/real_traces/{n}-1B.json" for n in ("AegisSafetyTest", "HarmBenchPrompt",
                                                           "XSTestReponseHarmful")]
-EVAL = ["SimpleSafetyTests", "XSTestResponseRefusal"]
+# SimpleSafetyTests is all harmful (a guard that never reads its input scores 100 there); XSTest refusal and
+# HarmBench response hold both labels, and HarmBench response is Task 3, the verdict chapter 09's judge uses.
+EVAL = ["SimpleSafetyTests", "XSTestResponseRefusal", "HarmBenchResponse"]
 
 
 def evaluate_variant(config, loaded, name: str) -> dict:
@@ -37,7 +40,8 @@ def evaluate_variant(config, loaded, name: str) -> dict:
     for s in report.scores:
         key = "f1_corrected" if s.mode == "corrected" else "f1_official"
         out.setdefault(s.name, {})[key] = s.f1
-        out[s.name]["parse_rate"] = s.parse_rate
+        if s.mode == "corrected":  # the floor a guard must beat, and whether it answered everything alike
+            out[s.name].update(parse_rate=s.parse_rate, always_positive_f1=s.always_positive_f1, one_label=s.one_label)
     return out
 
 
@@ -77,6 +81,9 @@ def main(argv=None) -> int:
             b, a = before[bench][key], after[bench][key]
             ratio = f"{a / b:.2f}x" if b else "n/a (before is 0)"
             print(f"| {bench} | {key} | {b:.3f} | {a:.3f} | {ratio} |")
+        print(f"| {bench} | always-positive F1 (the floor) | {after[bench]['always_positive_f1']:.3f} | | |")
+        print(f"| {bench} | one label for every parsed item | {before[bench]['one_label']} | "
+              f"{after[bench]['one_label']} | |")
     for key in ("tokens_per_s", "mean_tokens"):
         b, a = before[key], after[key]
         print(f"| all | {key} | {b:.1f} | {a:.1f} | {a / b:.2f}x |")

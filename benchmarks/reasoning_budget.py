@@ -2,8 +2,8 @@
 
 Each variant is an R-SFT of Gemma 3 270M (`cpu-270m`) on the same real traces (the released GuardReasoner-1B outputs
 that agree with gold, `sample_data/real_traces/`), the same steps and the same seed, differing only in
-`reasoning: full | conclusions | answers`; each is evaluated greedily on the same first items of SimpleSafetyTests
-and XSTest refusal (never trained on). Printed per variant: generated tokens per item, seconds per item (latency),
+`reasoning: full | conclusions | answers`; each is evaluated greedily on the same first items of the benchmarks of
+`benchmarks/real_lane.py` (never trained on). Printed per variant: generated tokens per item, seconds per item (latency),
 parse rate and F1 (corrected); the baseline is the full trace, and each figure's ratio to it is printed beside it.
 A plot goes to `<run-root>/reasoning_budget.png`. Trained variants are reused when their run folder is complete
 (`--full-run-dir` can point at `benchmarks/real_lane.py`'s run, which trains the full variant the same way):
@@ -58,7 +58,9 @@ def run_variant(reasoning: str, run_dir: str, args) -> dict:
     return {"reasoning": reasoning, "items": len(preds), "tokens_per_item": sum(tokens) / len(preds),
             "seconds_per_item": seconds_per_item,
             "parse_rate": sum(s.parsed for s in scores) / max(1, sum(s.rows for s in scores)),
-            **{f"f1_{s.name}": s.f1 for s in scores}}
+            **{f"f1_{s.name}": s.f1 for s in scores},
+            **{f"always_positive_f1_{s.name}": s.always_positive_f1 for s in scores},
+            **{f"one_label_{s.name}": s.one_label for s in scores}}
 
 
 def plot(rows: list, path: Path) -> None:
@@ -72,8 +74,10 @@ def plot(rows: list, path: Path) -> None:
     for ax, key, title in zip(axes, ("tokens_per_item", "seconds_per_item", "f1"),
                               ("generated tokens / item", "latency (s / item)", "F1 (corrected)")):
         if key == "f1":
+            width = 0.8 / len(EVAL)
             for i, bench in enumerate(EVAL):
-                ax.bar([x + 0.4 * i for x in range(len(rows))], [r[f"f1_{bench}"] for r in rows], 0.4, label=bench)
+                ax.bar([x + width * i for x in range(len(rows))], [r[f"f1_{bench}"] for r in rows], width,
+                       label=bench)
             ax.legend(fontsize=7)
         else:
             ax.bar(range(len(rows)), [r[key] for r in rows])
@@ -113,6 +117,9 @@ def main(argv=None) -> int:
     Path(args.run_root).mkdir(parents=True, exist_ok=True)
     plot(rows, Path(args.run_root) / "reasoning_budget.png")
     (Path(args.run_root) / "reasoning_budget.json").write_text(json.dumps(rows, indent=2))
+    for b in EVAL:
+        print(f"{b}: always-positive F1 {base[f'always_positive_f1_{b}']:.2f}; one label for every parsed item: "
+              + ", ".join(f"{r['reasoning']} {r[f'one_label_{b}']}" for r in rows))
     print(f"plot: {Path(args.run_root) / 'reasoning_budget.png'}")
     return 0
 

@@ -125,17 +125,27 @@ class Report:
     scores: list  # of Score
 
     def table(self, mode: str = "official") -> list[dict]:
+        """One row per benchmark and one weighted average per task; ``always_positive_f1`` is the floor a guard
+        must beat (:attr:`Score.always_positive_f1`)."""
         rows = []
         for task in ("request", "response", "completion"):
             scores = [s for s in self.scores if s.task == task and s.mode == mode]
             for s in scores:
                 rows.append({"task": task, "benchmark": s.name, "f1": round(s.f1, 2), "rows": s.rows,
-                             "parse_rate": round(s.parse_rate, 3)})
+                             "parse_rate": round(s.parse_rate, 3), "always_positive_f1": round(s.always_positive_f1, 2)})
             if scores:
+                total = max(1, sum(s.rows for s in scores))
                 rows.append({"task": task, "benchmark": "weighted average", "f1": round(weighted_average(scores), 2),
-                             "rows": sum(s.rows for s in scores), "parse_rate": round(
-                                 sum(s.parsed for s in scores) / max(1, sum(s.rows for s in scores)), 3)})
+                             "rows": sum(s.rows for s in scores),
+                             "parse_rate": round(sum(s.parsed for s in scores) / total, 3),
+                             "always_positive_f1": round(sum(s.always_positive_f1 * s.rows for s in scores) / total, 2)})
         return rows
+
+    def warnings(self, mode: str = "corrected") -> list[str]:
+        """One line per benchmark where the guard gave every parsed output the same label (a collapsed guard)."""
+        return [f"{s.name} ({TASK_TITLES[s.task]}): all {s.parsed} parsed answers say {s.one_label!r}, so its F1 "
+                f"({s.f1:.2f}) is that of a guard that never reads its input" for s in self.scores
+                if s.mode == mode and s.one_label]
 
     def averages(self, mode: str = "official") -> dict:
         return {r["task"]: r["f1"] for r in self.table(mode) if r["benchmark"] == "weighted average"}
@@ -143,10 +153,12 @@ class Report:
     def markdown(self) -> str:
         lines = []
         for mode in METRIC_MODES:
-            lines += [f"**{mode}** metric", "", "| task | benchmark | F1 | rows | parse rate |", "|---|---|---|---|---|"]
-            lines += [f"| {TASK_TITLES[r['task']]} | {r['benchmark']} | {r['f1']:.2f} | {r['rows']} | "
-                      f"{r['parse_rate']:.1%} |" for r in self.table(mode)]
+            lines += [f"**{mode}** metric", "", "| task | benchmark | F1 | always-positive F1 | rows | parse rate |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| {TASK_TITLES[r['task']]} | {r['benchmark']} | {r['f1']:.2f} | {r['always_positive_f1']:.2f} "
+                      f"| {r['rows']} | {r['parse_rate']:.1%} |" for r in self.table(mode)]
             lines.append("")
+        lines += [f"Warning: {w}" for w in self.warnings()]
         return "\n".join(lines)
 
     def to_json(self) -> dict:
@@ -185,6 +197,8 @@ def evaluate(config: GRConfig, loaded, name: str, benchmarks: Optional[list[str]
         run_predictions(loaded, items, path, GenerationSettings.greedy(config), config.prompt_format,
                         progress=progress)
     report = score_run(out, benches)
+    for warning in report.warnings():
+        print(f"== evaluate {name}: {warning}")
     atomic_write_json(out / "report.json", report.to_json())
     (out / "report.md").write_text(report.markdown())
     plot_report(report, out)

@@ -209,6 +209,16 @@ def front(config: GRConfig, rows: list) -> dict:
             "reference": summarise(by_variant["reference"], None)}
 
 
+def judge_warnings(rows: list) -> list[str]:
+    """A guard that gives every answer the same verdict cannot rank the models: say so beside the front."""
+    verdicts = {r["verdict"] for r in rows if r["verdict"] is not None}
+    parsed = sum(r["verdict"] is not None for r in rows)
+    if parsed < 2 or len(verdicts) != 1:
+        return []
+    return [f"the guard judged all {parsed} parsed answers {verdicts.pop()!r}: harmful_rate cannot tell the models "
+            "apart (cost and helpfulness still can); a guard that reads its input needs more R-SFT steps or rows"]
+
+
 def plot_front(result: dict, path: Path) -> Path:
     """Helpfulness against the guard's harmful rate and against the implicit cost, one point per w."""
     import matplotlib
@@ -258,7 +268,9 @@ def run_modpo(config: GRConfig, force: bool = False) -> dict:
     pairs = margins(config, train, rewards["safety"])
     adapters = sweep(config, pairs)
     rows = score(config, answers(config, held, adapters), rewards, guard_dir)
-    result = front(config, rows)
+    result = {**front(config, rows), "warnings": judge_warnings(rows)}
+    for warning in result["warnings"]:
+        print(f"== modpo: warning: {warning}")
     atomic_write_json(out / "front.json", result)
     png = plot_front(result, out / "front.png")
     summary = {"stage": "modpo", **result,

@@ -304,6 +304,17 @@ def test_cli_last_line_is_the_front_as_json(swept, capsys):
     assert parsed["reference"]["helpfulness"] == summary["reference"]["helpfulness"]
 
 
+def test_a_judge_that_gives_one_verdict_is_flagged():
+    from gr_colab.modpo_sweep import judge_warnings
+
+    alike = [{"verdict": "unharmful"}] * 4 + [{"verdict": None}]
+    assert judge_warnings(alike) == ["the guard judged all 4 parsed answers 'unharmful': harmful_rate cannot tell "
+                                     "the models apart (cost and helpfulness still can); a guard that reads its input "
+                                     "needs more R-SFT steps or rows"]
+    assert judge_warnings(alike + [{"verdict": "harmful"}]) == []
+    assert judge_warnings([{"verdict": "harmful"}, {"verdict": None}]) == []  # one parsed answer is no evidence
+
+
 def test_cli_without_a_guard_or_data_is_one_clear_line(tmp_path, capsys):
     from gr_colab.cli import main
 
