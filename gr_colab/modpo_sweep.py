@@ -236,6 +236,10 @@ def plot_front(result: dict, path: Path) -> Path:
             ax.annotate(f"w={p['w']:g}", (p[key], p["helpfulness"]), textcoords="offset points", xytext=(5, 5))
         ax.plot([ref[key]], [ref["helpfulness"]], "k*", markersize=12, label="reference (base/SFT)")
         ax.set_xlabel(f"{title}  (lower is safer)")
+        if key == "harmful_rate":
+            ax.set_xlim(-0.05, 1.05)  # a share: the whole range, so a constant judge looks like one
+            if result.get("warnings"):
+                ax.set_title("your guard gave every answer one verdict", fontsize=9, color="tab:red")
         ax.set_ylabel("helpfulness (implicit reward)")
         ax.legend(loc="best")
     fig.suptitle("MODPO front: helpful against safe")
