@@ -7,8 +7,10 @@ and transformers load only when a stage needs them.
 import importlib.util as _util
 import sys as _sys
 
-if _util.find_spec("unsloth") is not None and "unsloth" not in _sys.modules:  # Colab: Unsloth patches trl and
-    from .colab import import_unsloth_first  # transformers at import, so it comes before anything imports them
+# On Colab with a GPU, Unsloth patches trl and transformers at import, so it comes before anything imports them.
+# Nowhere else: on a CPU Unsloth loads its CPU backend and patches TRL for the whole process.
+if "google.colab" in _sys.modules and _util.find_spec("unsloth") is not None and "unsloth" not in _sys.modules:
+    from .colab import import_unsloth_first
 
     import_unsloth_first()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -43,8 +44,11 @@ class Environment:
 
 
 def setup(config, mount_drive: bool = True) -> Environment:
-    """Prepare the session for ``config``; prints one line and returns what it found."""
+    """Prepare the session for ``config``; prints what it found (bf16 counts only in hardware: a T4 emulates it, and
+    torch's ``is_bf16_supported()`` says True there) and returns it."""
     import torch
+
+    from .precision import gpu_capability, native_bf16
 
     if in_colab() and mount_drive and str(config.run_dir).startswith(DRIVE_ROOT):
         from google.colab import drive  # type: ignore
@@ -56,9 +60,13 @@ def setup(config, mount_drive: bool = True) -> Environment:
         colab=in_colab(), device="cuda" if cuda else "cpu",
         gpu=torch.cuda.get_device_name(0) if cuda else None,
         gpu_memory_gb=torch.cuda.get_device_properties(0).total_memory / 1e9 if cuda else None,
-        bf16=bool(cuda and torch.cuda.is_bf16_supported()), hub_token=token_found, run_dir=str(config.run_dir))
+        bf16=native_bf16(gpu_capability()), hub_token=token_found, run_dir=str(config.run_dir))
     Path(config.run_dir).mkdir(parents=True, exist_ok=True)
     print(env.describe())
+    if cuda:
+        from .models import resolve_precision
+
+        print(f"precision for {config.model_name}: {resolve_precision(config, 'cuda').reason}")
     if not cuda and not config.is_twin:
         print(f"⚠ preset {config.preset!r} wants a GPU. On Colab: Runtime > Change runtime type > T4 GPU. "
               "Here, use PRESET = 'cpu-tiny'.")
@@ -82,18 +90,35 @@ class MissingStage(SystemExit):
     re-running an earlier stage behind the student's back."""
 
 
+# What Unsloth's own Colab cell installs beside it (its README's Colab install line: xformers, cut_cross_entropy,
+# triton, hf_transfer; unsloth/unsloth_zoo METADATA lists them as dependencies, which --no-deps skips). Each is
+# installed against Colab's torch when a build for that torch exists; without them Unsloth runs, slower and with
+# more memory for the logits (its imports of them are guarded).
+UNSLOTH_EXTRAS = ("xformers", "cut_cross_entropy", "triton", "hf_transfer")
+EXTRAS_COST = {"xformers": "attention falls back to PyTorch's SDPA (a little slower)",
+               "cut_cross_entropy": "the loss materialises the full logits (more memory at long sequences)",
+               "triton": "Unsloth's fused kernels are off (slower training)",
+               "hf_transfer": "downloads use the ordinary client (slower)"}
+
+
+class TorchOutOfRange(SystemExit):
+    """Colab's torch is outside the range the pinned Unsloth declares: stop before anything half-works."""
+
+
 def install(run=None, requirements: Optional[Path] = None, quiet: bool = True) -> Optional[list]:
     """The Colab install, Unsloth-style; elsewhere nothing (the setup script did it). Returns the commands run.
 
     Colab's own torch is kept: it is never in the install list and a constraints file pins it to the installed
     version, so no package can pull another (several GB, and a restart). Unsloth and unsloth_zoo come with
-    ``--no-deps`` (their declared dependencies would re-resolve torch); every other pin is requirements.txt's. Then
-    the kit itself, the versions, and ``import unsloth`` before anything imports trl or transformers.
+    ``--no-deps`` (their declared dependencies would re-resolve torch), then Colab's torch is checked against the
+    range they declare (read from their metadata) and the install stops when it is outside. Then every other pin of
+    requirements.txt, the extras of Unsloth's own Colab cell that this torch supports, the kit itself, the
+    versions, a restart notice when a package the kernel had already imported was replaced, and ``import unsloth``
+    before anything imports trl or transformers.
     """
     if not in_colab():
         return None
     import subprocess
-    from importlib import metadata
 
     run = run or (lambda cmd: subprocess.run(cmd, check=True))
     requirements = Path(requirements or REPO_ROOT / "requirements.txt")
@@ -101,26 +126,82 @@ def install(run=None, requirements: Optional[Path] = None, quiet: bool = True) -
     if INSTALLED_MARKER.exists() and INSTALLED_MARKER.read_text() == text:
         print("gr-colab: already installed in this session")
         return []
-    torch_version = metadata.version("torch").split("+")[0]
+    torch_version = _version("torch").split("+")[0]
     pins = [line.split("#")[0].strip() for line in text.splitlines()]
     pins = [p for p in pins if p and not p.startswith("-")]
     torch_bound = next((p for p in pins if _name(p) == "torch"), None)
     no_deps = [p for p in pins if _name(p) in ("unsloth", "unsloth_zoo")]
     rest = [p for p in pins if _name(p) not in ("torch", "unsloth", "unsloth_zoo")]
-    constraints = Path("/tmp/gr_colab_constraints.txt")
+    before = _imported_versions(pins)
+    constraints = Path(tempfile.gettempdir()) / "gr_colab_constraints.txt"
     constraints.write_text(f"torch=={torch_version}\n")
-    q = ["-q"] if quiet else []
-    pip = [sys.executable, "-m", "pip", "install", *q]
-    commands = [pip + ["--no-deps", *no_deps], pip + ["-c", str(constraints), *rest],
-                pip + ["--no-deps", "-e", str(REPO_ROOT)]]
+    pip = [sys.executable, "-m", "pip", "install", *(["-q"] if quiet else [])]
     print(f"gr-colab: installing on Colab (keeping torch {torch_version}; {torch_bound or 'no torch bound'}) ...")
-    for cmd in commands:
-        run(cmd)
+    commands = [pip + ["--no-deps", *no_deps]]
+    run(commands[-1])
+    check_torch_range(torch_version)
+    commands.append(pip + ["-c", str(constraints), *rest])
+    run(commands[-1])
+    skipped = []
+    for extra in UNSLOTH_EXTRAS:
+        commands.append(pip + ["-c", str(constraints), extra])
+        try:
+            run(commands[-1])
+        except Exception:  # pip found no build of it for this torch: said below, never fatal
+            skipped.append(extra)
+    for extra in skipped:
+        print(f"⚠ {extra}: no build for torch {torch_version}, not installed: {EXTRAS_COST[extra]}")
+    commands.append(pip + ["--no-deps", "-e", str(REPO_ROOT)])
+    run(commands[-1])
     print("versions: " + ", ".join(f"{n} {_version(n)}" for n in ("torch", "unsloth", "transformers", "trl",
                                                                    "peft", "datasets", "bitsandbytes")))
     INSTALLED_MARKER.write_text(text)
+    replaced = sorted(n for n, v in before.items() if _version(n) != v)
+    if replaced:
+        print(f"⚠ the install replaced {', '.join(replaced)}, which this kernel had already imported: Runtime > "
+              "Restart session, then run this notebook from the top (the install is not repeated)")
     import_unsloth_first()
     return commands
+
+
+def unsloth_torch_range() -> str:
+    """The torch range the installed Unsloth and unsloth_zoo declare, read from their metadata (never retyped)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    specs = []
+    for dist in ("unsloth", "unsloth_zoo"):
+        try:
+            requires = metadata.requires(dist) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for line in requires:
+            req = Requirement(line)
+            if req.name == "torch" and (req.marker is None or req.marker.evaluate({"extra": ""})):
+                specs.append(str(req.specifier))
+    return ",".join(s for s in specs if s)
+
+
+def check_torch_range(torch_version: str) -> None:
+    """Stop, with both versions and the fix, when Colab's torch is outside the range Unsloth declares."""
+    from packaging.specifiers import SpecifierSet
+
+    declared = unsloth_torch_range()
+    if not declared or SpecifierSet(declared).contains(torch_version, prereleases=True):
+        return
+    raise TorchOutOfRange(
+        f"Colab's torch {torch_version} is outside the range the pinned Unsloth declares (torch {declared}): it "
+        "would fail at import or in its kernels. Fix: Runtime > Change runtime type > Runtime version, pick an "
+        "earlier version (an older torch), or install a torch inside the range first: "
+        f"!pip install \"torch{declared}\" torchvision torchaudio (about 3 GB), then Runtime > Restart session "
+        "and run this cell again")
+
+
+def _imported_versions(pins: list) -> dict:
+    """{distribution: version} of the pinned distributions whose module this kernel has already imported."""
+    names = {_name(p) for p in pins} | {"torch", "numpy"}
+    return {n: _version(n) for n in names if n in sys.modules}
 
 
 def _name(pin: str) -> str:
@@ -139,16 +220,19 @@ def _version(name: str) -> str:
 
 
 def import_unsloth_first() -> bool:
-    """Import Unsloth before trl and transformers (it patches them at import); True when it loaded. Without a GPU
-    Unsloth refuses to import, and the kit takes the transformers path."""
+    """Import Unsloth before trl and transformers (it patches them at import); True when it loaded. Only with a GPU:
+    without one Unsloth 2026.10.9 would load its CPU backend and patch TRL for the whole process
+    (unsloth/__init__.py 1652-1663), and the kit takes the transformers path there."""
     import importlib.util
 
-    if importlib.util.find_spec("unsloth") is None:
+    import torch
+
+    if importlib.util.find_spec("unsloth") is None or not torch.cuda.is_available():
         return False
     late = [m for m in ("trl", "transformers", "peft") if m in sys.modules and "unsloth" not in sys.modules]
     try:
         import unsloth  # noqa: F401
-    except Exception as exc:  # no GPU, or a broken install: said, and the transformers path runs
+    except Exception as exc:  # a broken install: said; gr_colab.models.choose_backend falls back and says so too
         print(f"Unsloth not loaded ({type(exc).__name__}: {str(exc)[:120]}); the transformers path runs")
         return False
     if late:

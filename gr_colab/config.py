@@ -43,10 +43,12 @@ class GRConfig:
     seed: int = _f(0, "one seed for the held-out split, training, sampling and the chapters' splits")
     model_name: str = _f(TWIN, "a Hub id, a local model folder, 'twin' (the CPU twin) or 'gemma-3-270m-pypi' "
                          "(the real-model lane)")
-    backend: str = _f("auto", "auto: Unsloth when CUDA and unsloth are there, else transformers + PEFT",
+    backend: str = _f("auto", "auto: Unsloth when CUDA is there and unsloth imports, else transformers + PEFT "
+                      "(said, with the import error); unsloth: Unsloth or a clear error",
                       choices=("auto", "unsloth", "transformers"))
     load_in_4bit: bool = _f(False, "a 4-bit (bitsandbytes) base under the LoRA adapter: QLoRA, what fits a T4")
-    dtype: str = _f("auto", "auto: float16 on a T4 (no bf16), bfloat16 on Ampere+, float32 on the CPU",
+    dtype: str = _f("auto", "auto: from the GPU (gr_colab.precision): float16 on a T4, but float32 for families "
+                    "that overflow in float16 (Gemma 3), bfloat16 at compute capability 8+, float32 on the CPU",
                     choices=("auto", "float32", "float16", "bfloat16"))
     max_seq_length: int = _f(1024, "tokens of prompt + trace kept in training (the paper's cutoff: 2048); longer "
                              "rows are truncated", ge=1)
@@ -84,6 +86,9 @@ class GRConfig:
     rsft_learning_rate: float = _f(2e-4, "peak learning rate (LoRA wants more than the official 5e-5)", gt=0)
     rsft_batch_size: int = _f(2, "sequences per device step", ge=1)
     rsft_grad_accum: int = _f(4, "steps accumulated per optimizer update: effective batch = batch x accum", ge=1)
+    rsft_effective_batch: Optional[int] = _f(None, "a target effective batch (per-device batch x processes x "
+                                             "accumulation; the paper: 384): the accumulation follows the number "
+                                             "of processes of the launch; None: rsft_grad_accum as set", ge=1)
     rsft_max_steps: int = _f(-1, "> 0: train exactly this many optimizer steps, overriding epochs (quick runs)")
     rsft_warmup_steps: int = _f(0, "linear warm-up steps before the schedule", ge=0)
     rsft_scheduler: str = _f("cosine", "learning-rate schedule (transformers' names)",
@@ -100,6 +105,12 @@ class GRConfig:
     # --- generation and evaluation (official: greedy, 2048 new tokens) -------------------------------------------
     max_new_tokens: int = _f(512, "new tokens per guard answer; a trace cut off here does not parse", ge=1)
     gen_batch_size: int = _f(8, "prompts generated together (left-padded, sorted by length)", ge=1)
+    generation_backend: str = _f("transformers", "evaluation and mining: transformers (generate, in this process) "
+                                 "or vllm (vLLM's offline engine, the adapter served by LoRARequest; needs the vllm "
+                                 "package and a GPU, gr_colab.vllm_backend)", choices=("transformers", "vllm"))
+    tensor_parallel_size: int = _f(1, "(vllm) GPUs one vLLM engine splits the model over", ge=1)
+    vllm_gpu_memory_utilization: float = _f(0.9, "(vllm) share of each GPU's memory vLLM may take (weights + KV "
+                                            "cache)", gt=0, le=1)
     # --- mining (official: k=4 samples at T=0.7, top_p 0.95, from the R-SFT models) ------------------------------
     mine_k: int = _f(4, "outputs sampled per training item; a hard sample has right and wrong ones", ge=1)
     mine_limit: Optional[int] = _f(None, "training items sampled for mining (a seeded sample); None: all", ge=1)
@@ -113,6 +124,8 @@ class GRConfig:
     hsdpo_epochs: float = _f(2.0, "passes over the hard samples (ignored when hsdpo_max_steps > 0)", gt=0)
     hsdpo_batch_size: int = _f(1, "pairs per device step", ge=1)
     hsdpo_grad_accum: int = _f(8, "steps accumulated per optimizer update", ge=1)
+    hsdpo_effective_batch: Optional[int] = _f(None, "a target effective batch (the paper: 256 = 1 x 4 GPUs x 64): "
+                                              "the accumulation follows the processes; None: hsdpo_grad_accum", ge=1)
     hsdpo_max_steps: int = _f(-1, "> 0: exactly this many optimizer steps, overriding epochs")
     hsdpo_weight_range: list = _f([0.8, 1.2], "[low, high]: per-pair weights, higher for harder samples (fewer "
                                   "right outputs among the k)")

@@ -7,6 +7,7 @@ token ids, so a conversion bug shows as a number, not as a student's confused Ol
 """
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import time
@@ -70,10 +71,8 @@ def merge_adapter(config: GRConfig, adapter_dir: Union[str, Path], out_dir: Unio
         unsloth_backend.save_merged(loaded.model, loaded.tokenizer, str(tmp))
     else:
         merged = loaded.model.merge_and_unload() if hasattr(loaded.model, "merge_and_unload") else loaded.model
-        if loaded.device == "cuda":
-            import torch
-
-            merged = merged.to(torch.float16)
+        if loaded.device == "cuda":  # 16-bit, except a family that overflows in fp16 on a GPU without bf16
+            merged = merged.to(loaded.dtype if loaded.dtype is not None else merged.dtype)
         merged.save_pretrained(str(tmp), safe_serialization=True)
         loaded.tokenizer.save_pretrained(str(tmp))
         _copy_sentencepiece_model(loaded.model_path, tmp)
@@ -103,8 +102,9 @@ REFERENCE_FP32_MAX_PARAMS = 1.5e9  # above this the CPU reference runs in bfloat
 
 def hf_reference(model_dir: Path, ids: list[int], n: int) -> tuple[list, "object"]:
     """Greedy continuation and first-step logits of the merged model, computed once per export and then freed, so
-    that only one model (this one, then each GGUF in turn) is ever in memory: on a GPU in 16-bit, else on the CPU in
-    float32 for small models and bfloat16 for large ones."""
+    that only one model (this one, then each GGUF in turn) is ever in memory: on a GPU in the precision
+    :mod:`gr_colab.precision` picks for its family (never Gemma 3 in fp16), else on the CPU in float32 for small
+    models and bfloat16 for large ones."""
     import gc
 
     import torch
@@ -112,7 +112,13 @@ def hf_reference(model_dir: Path, ids: list[int], n: int) -> tuple[list, "object
 
     cuda = torch.cuda.is_available()
     big = _param_count(Path(model_dir)) > REFERENCE_FP32_MAX_PARAMS
-    dtype = torch.float16 if cuda else torch.bfloat16 if big else torch.float32
+    if cuda:
+        from .precision import decide, gpu_capability
+
+        model_type = json.loads((Path(model_dir) / "config.json").read_text()).get("model_type", "")
+        dtype = decide(model_type, "cuda", gpu_capability()).torch_dtype()
+    else:
+        dtype = torch.bfloat16 if big else torch.float32
     model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype, use_safetensors=True,
                                                  device_map={"": 0} if cuda else None).eval()
     device = "cuda" if cuda else "cpu"

@@ -9,8 +9,10 @@ beta 0.01, an NLL term on the chosen output with weight 2.0 (``pref_ftx``), and 
   columns, and :class:`gr_colab.training.PerPairColumns` adds the column to the ones the Trainer keeps (otherwise
   ``remove_unused_columns`` drops it silently) and swaps in :class:`WeightedPreferenceCollator` (a
   ``DataCollatorForPreference``), which carries it into the batch as a tensor (MODPO's margins travel the same way);
-* :meth:`WeightedDPOTrainer._compute_loss` wraps TRL's (it still runs the policy forward and logs every TRL metric)
-  and replaces the returned scalar with :func:`weighted_dpo_loss` of the per-pair log-probabilities.
+* :meth:`WeightedDPOTrainer.compute_loss` (TRL's public hook) computes the per-pair log-probabilities itself
+  (:class:`KitDPOLoss`: one policy forward, one reference forward, as TRL runs) and returns
+  :func:`weighted_dpo_loss` of them, logging TRL's reward metrics. It reads nothing that TRL 1.15 changed, so it
+  runs the same on every TRL version Unsloth accepts (1.14.2 and 1.15.0; see :class:`KitDPOLoss` for why).
 
 The loss, per batch of B pairs (the SFT weight is carried the TRL way, ``loss_type=["sigmoid", "sft"]`` with
 ``loss_weights=[1.0, sft_weight]``)::
@@ -21,7 +23,7 @@ where c/r are the summed log-probs of the chosen/rejected completion under the p
 and ``nll_i`` is the mean token NLL of pair i's chosen completion (LLaMA-Factory's ``-chosen_logps_avg``). Both
 terms are weighted, as LLaMA-Factory weighted the total per-pair loss. Note: TRL's own ``"sft"`` loss is the token
 mean over the whole batch, which equals the mean of per-pair means only with batch size 1 (the T4 presets).
-With no ``sample_weight`` column (or all weights 1) and no SFT term the trainer returns TRL's own loss untouched.
+With all weights 1 and no SFT term the loss is TRL's sigmoid loss, number for number (tests/test_hsdpo_loss.py).
 
 Reference model: with a PEFT model and ``ref_model=None`` TRL needs no second model. A model that already carries a
 trained adapter (the R-SFT adapter, the normal case here) gets a frozen copy named ``"ref"``, which is the reference;
@@ -36,9 +38,11 @@ from typing import Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 from trl import DPOConfig, DPOTrainer
-from trl.trainer.utils import selective_log_softmax
+from trl.models.utils import disable_gradient_checkpointing
+from trl.trainer.utils import selective_log_softmax, use_adapter
 
-from .training import WEIGHT_COLUMN, Finished, PerPairColumns, callbacks, device_args, finish, preference_rows
+from .training import (WEIGHT_COLUMN, Finished, PerPairColumns, callbacks, device_args, finish, grad_accum,
+                       preference_rows)
 
 
 # --- the loss --------------------------------------------------------------------------------------------------
@@ -169,7 +173,8 @@ def dpo_config(config, output_dir: Union[str, Path], device: str) -> DPOConfig:
         num_train_epochs=config.hsdpo_epochs,
         max_steps=config.hsdpo_max_steps,
         per_device_train_batch_size=config.hsdpo_batch_size,
-        gradient_accumulation_steps=config.hsdpo_grad_accum,
+        gradient_accumulation_steps=grad_accum(config.hsdpo_batch_size, config.hsdpo_grad_accum,
+                                               config.hsdpo_effective_batch, "HS-DPO"),
         max_length=config.max_seq_length,
         **device_args(config, device),
     )
@@ -196,10 +201,6 @@ def train_hsdpo(config, loaded, pairs: list[dict], out_dir: Union[str, Path]) ->
         raise ValueError("HS-DPO needs at least one preference pair")
     out = Path(out_dir)
     rows = preference_rows(pairs, config.prompt_format)
-    if loaded.backend == "unsloth":
-        from . import unsloth_backend
-
-        unsloth_backend.patch_dpo()  # before the trainer is created
     trainer = WeightedDPOTrainer(model=loaded.model, ref_model=None,
                                  args=dpo_config(config, out / "checkpoints", loaded.device),
                                  train_dataset=Dataset.from_list(rows), processing_class=loaded.tokenizer,

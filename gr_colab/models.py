@@ -70,8 +70,14 @@ def resolve_model_path(config: GRConfig) -> str:
     return config.model_name
 
 
+UNSLOTH_FALLBACK_COST = ("the transformers + bitsandbytes path trains the same LoRA, about 2x slower and with more "
+                         "memory for activations")
+
+
 def choose_backend(config: GRConfig) -> tuple[str, str, str]:
-    """(backend, device, reason). A GPU preset without a GPU is an error a student can act on."""
+    """(backend, device, reason). With ``backend: auto`` on CUDA, Unsloth is imported here, inside a guard: when the
+    import fails (a version drift, a missing extra) the transformers path runs and the reason says why and what it
+    costs. With ``backend: unsloth`` the error stands, with the fix. A GPU preset without a GPU is an error too."""
     import torch
 
     cuda = torch.cuda.is_available()
@@ -83,9 +89,21 @@ def choose_backend(config: GRConfig) -> tuple[str, str, str]:
         if not has_unsloth:
             raise ConfigError("backend: 'unsloth' is not installed; run the install cell (pip install -r "
                               "requirements.txt)")
+        error = import_unsloth()
+        if error:
+            raise ConfigError(f"backend: 'unsloth' does not import ({error}). Fix: Runtime > Restart session and run "
+                              "the Setup cell again (it reinstalls the pinned versions), or set backend: auto to "
+                              "run the transformers path")
         return "unsloth", "cuda", "asked for in the config"
     if config.backend == "auto" and cuda and has_unsloth and not config.is_twin:
-        return "unsloth", "cuda", "CUDA and Unsloth are available: the fast 4-bit path"
+        error = import_unsloth()
+        if not error:
+            return "unsloth", "cuda", "CUDA and Unsloth are available: the fast path"
+        if config.load_in_4bit and importlib.util.find_spec("bitsandbytes") is None:
+            raise ConfigError(f"Unsloth does not import ({error}) and bitsandbytes, the 4-bit fallback, is not "
+                              "installed: Runtime > Restart session and run the Setup cell again")
+        return "transformers", "cuda", (f"transformers + PEFT: Unsloth did not import ({error}); "
+                                        f"{UNSLOTH_FALLBACK_COST}")
     if config.load_in_4bit and not cuda:
         raise ConfigError(f"load_in_4bit: preset {config.preset!r} loads 4-bit weights, which needs a CUDA GPU, "
                           "and none is visible; use --preset cpu-tiny on a CPU, or a GPU runtime")
@@ -94,34 +112,47 @@ def choose_backend(config: GRConfig) -> tuple[str, str, str]:
     return "transformers", "cuda" if cuda else "cpu", f"transformers + PEFT ({why})"
 
 
-def resolve_dtype(config: GRConfig, device: str):
-    import torch
+def import_unsloth() -> str:
+    """Import Unsloth (once per process; it patches transformers and TRL); "" when it loaded, else the first line of
+    the error. Called only on CUDA: on a CPU Unsloth 2026.10.9 would load its CPU backend and patch TRL for the
+    whole process (unsloth/__init__.py 1652-1663), which the transformers lane must not see."""
+    try:
+        import unsloth  # noqa: F401
+    except Exception as exc:  # any import failure: the caller falls back or stops, saying this line
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return f"{type(exc).__name__}: {first[:200]}"
+    return ""
 
-    if config.dtype != "auto":
-        dtype = getattr(torch, config.dtype)
-        if dtype == torch.bfloat16 and device == "cuda" and not torch.cuda.is_bf16_supported():
-            raise ConfigError("dtype: bfloat16 is not supported on this GPU (a T4 has no bf16); use float16")
-        return dtype
-    if device == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
+
+def resolve_precision(config: GRConfig, device: str):
+    """The :class:`gr_colab.precision.Precision` for this config on this device (the GPU's capability decides)."""
+    from .precision import decide, gpu_capability
+
+    return decide(config.model_name, device, gpu_capability() if device == "cuda" else None, config.dtype)
+
+
+def resolve_dtype(config: GRConfig, device: str):
+    return resolve_precision(config, device).torch_dtype()
 
 
 def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainable: bool = True) -> LoadedModel:
     """The base model with a fresh LoRA adapter, or with a saved ``adapter``; ``trainable`` False for inference."""
     backend, device, reason = choose_backend(config)
-    dtype = resolve_dtype(config, device)
+    precision = resolve_precision(config, device)
+    dtype = precision.torch_dtype()
+    reason = f"{reason}; {precision.reason}"
     if backend == "unsloth":
         from . import unsloth_backend
 
+        path = resolve_model_path(config)
         if adapter is not None:
             model, tokenizer = unsloth_backend.load_adapter(str(adapter), config, dtype)
         else:
-            model, tokenizer = unsloth_backend.load(config, dtype)
+            model, tokenizer = unsloth_backend.load(config, path, dtype)
         if not trainable:
             unsloth_backend.for_inference(model)
         prepare_tokenizer(tokenizer)
-        return LoadedModel(model, tokenizer, backend, device, dtype, reason, config.model_name)
+        return LoadedModel(model, tokenizer, backend, device, dtype, reason, path)
 
     import torch
     from peft import PeftModel, get_peft_model

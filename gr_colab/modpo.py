@@ -210,7 +210,7 @@ def dpo_settings(config):
     return config.replace(hsdpo_beta=config.modpo_beta, hsdpo_sft_weight=0.0,
                           hsdpo_learning_rate=config.modpo_learning_rate, hsdpo_epochs=config.modpo_epochs,
                           hsdpo_max_steps=config.modpo_max_steps, hsdpo_batch_size=config.modpo_batch_size,
-                          hsdpo_grad_accum=config.modpo_grad_accum)
+                          hsdpo_grad_accum=config.modpo_grad_accum, hsdpo_effective_batch=None)
 
 
 def train_reward(config, pairs: list[dict], out_dir: Union[str, Path]):
@@ -236,10 +236,6 @@ def train_modpo(config, pairs: list[dict], w: float, out_dir: Union[str, Path]) 
     loaded = load_model(settings)
     rows = [{**r, MARGIN_CHOSEN: float(p[MARGIN_CHOSEN]), MARGIN_REJECTED: float(p[MARGIN_REJECTED])}
             for r, p in zip(preference_rows(pairs, config.prompt_format), pairs)]
-    if loaded.backend == "unsloth":
-        from . import unsloth_backend
-
-        unsloth_backend.patch_dpo()
     trainer = MODPOTrainer(model=loaded.model, ref_model=None, w=w,
                            args=dpo_config(settings, out / "checkpoints", loaded.device),
                            train_dataset=Dataset.from_list(rows), processing_class=loaded.tokenizer,

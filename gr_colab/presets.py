@@ -24,8 +24,9 @@ def resolve_preset(name: str) -> str:
 
 
 def _t4(**kw) -> dict:
-    """What the free T4 wants: 4-bit, fp16, 8-bit Adam, gradient checkpointing, batch 2 x 4 (Unsloth's defaults)."""
-    base = dict(backend="auto", load_in_4bit=True, dtype="float16", max_seq_length=2048, optim="adamw_8bit",
+    """What the free T4 wants: 4-bit, 8-bit Adam, gradient checkpointing, batch 2 x 4 (Unsloth's defaults); the float
+    type from the GPU (:mod:`gr_colab.precision`: fp16 on a T4, float32 for Gemma 3 there, bf16 on Ampere+)."""
+    base = dict(backend="auto", load_in_4bit=True, dtype="auto", max_seq_length=2048, optim="adamw_8bit",
                 gradient_checkpointing=True, rsft_batch_size=2, rsft_grad_accum=4, rsft_learning_rate=2e-4,
                 rsft_epochs=1.0, rsft_warmup_steps=10, max_new_tokens=1024, gen_batch_size=16, eval_limit=200,
                 train_files=["hf://yueliu1999/GuardReasonerTrain"], train_limit=2000, save_steps=100,

@@ -30,7 +30,7 @@ def render_call(tokenizer, call: GuardCall) -> str:
 
 
 def hf_generate_fn(spec: Union[str, GuardSpec], config=None, batch_size: Optional[int] = None) -> Callable:
-    """Load the guard from the Hub (safetensors only; fp16 on a GPU) and return ``generate(calls) -> outputs``."""
+    """Load the guard from the Hub (safetensors only; on a GPU the precision of gr_colab.precision) and return ``generate(calls) -> outputs``."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -39,7 +39,9 @@ def hf_generate_fn(spec: Union[str, GuardSpec], config=None, batch_size: Optiona
 
     spec = spec if isinstance(spec, GuardSpec) else get_guard(spec)
     cuda = torch.cuda.is_available()
-    dtype = torch.float16 if cuda else torch.float32
+    from .precision import decide, gpu_capability
+
+    dtype = decide(spec.hub_id, "cuda" if cuda else "cpu", gpu_capability()).torch_dtype()
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.hub_id)
         model = AutoModelForCausalLM.from_pretrained(spec.hub_id, dtype=dtype, use_safetensors=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+from . import dist
 from .runs import is_complete, mark_complete
 
 WEIGHT_COLUMN = "sample_weight"
@@ -28,18 +29,40 @@ WEIGHT_COLUMN = "sample_weight"
 
 # --- arguments -------------------------------------------------------------------------------------------------
 def device_args(config, device: str) -> dict:
-    """The Trainer arguments that depend on the machine: fp16 on a GPU without bf16 (a T4), bf16 on newer GPUs; on
-    the CPU full precision, no gradient checkpointing and plain AdamW (8-bit Adam needs CUDA), all passed
-    explicitly because TRL 1.x changed their defaults."""
-    import torch
+    """The Trainer arguments that depend on the machine: the mixed precision that :mod:`gr_colab.precision` decides
+    from the GPU and the model (fp16 on a T4, none for Gemma 3 there, bf16 on Ampere+); on the CPU full precision,
+    no gradient checkpointing and plain AdamW (8-bit Adam needs CUDA), all passed explicitly because TRL 1.x changed
+    their defaults."""
+    from .precision import decide, gpu_capability
 
     cuda = device == "cuda"
-    fp16 = cuda and not torch.cuda.is_bf16_supported()
-    return dict(use_cpu=not cuda, bf16=cuda and not fp16, fp16=fp16,
+    precision = decide(config.model_name, device, gpu_capability() if cuda else None, config.dtype)
+    return dict(use_cpu=not cuda, bf16=precision.bf16, fp16=precision.fp16,
                 gradient_checkpointing=bool(config.gradient_checkpointing) and cuda,
                 optim=config.optim if cuda else "adamw_torch", report_to="none", dataloader_num_workers=0,
                 seed=config.seed, data_seed=config.seed, max_grad_norm=1.0, logging_steps=config.logging_steps,
                 save_strategy="steps", save_steps=config.save_steps, save_total_limit=config.save_total_limit)
+
+
+def grad_accum(per_device: int, accum: int, target: Optional[int], what: str) -> int:
+    """Gradient accumulation for this launch: ``accum`` as set, or, with a ``target`` effective batch, the
+    accumulation that reaches it (rounded up) with the processes of this launch, so a preset keeps its effective
+    batch when the number of GPUs changes. Prints the effective batch (per-device x processes x accumulation)."""
+    processes = dist.world_size()
+    if target:
+        accum = max(1, -(-int(target) // (per_device * processes)))
+    effective = per_device * processes * accum
+    if target and effective != target and dist.is_main():
+        print(f"{what}: effective batch {effective}, not the target {target}: {target} is not a multiple of "
+              f"{per_device} per device x {processes} process(es); accumulation rounded up to {accum}")
+    return accum
+
+
+def effective_batch_line(args) -> str:
+    """The effective batch of a Trainer's arguments: per-device batch x processes x accumulation."""
+    per, procs, accum = args.per_device_train_batch_size, args.world_size, args.gradient_accumulation_steps
+    return (f"effective batch {per * procs * accum} = {per} per device x {procs} process(es) x {accum} "
+            f"accumulation ({args.parallel_mode.value})")
 
 
 def lora_config(config):
@@ -187,6 +210,11 @@ def callbacks() -> list:
     class MarkComplete(TrainerCallback):
         """on_save runs after the Trainer wrote weights, optimizer, scheduler, RNG and trainer state."""
 
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:  # what the Trainer really uses, whoever built its arguments
+                print(effective_batch_line(args))
+            return control
+
         def on_save(self, args, state, control, **kwargs):
             if state.is_world_process_zero:
                 ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
@@ -223,11 +251,21 @@ def finish(trainer, tokenizer, out_dir: Path, title: str, info: Optional[dict] =
     out = Path(out_dir)
     adapter_dir = out / "adapter"
     kwargs = {"selected_adapters": list(adapters)} if adapters else {}
-    trainer.model.save_pretrained(str(adapter_dir), safe_serialization=True, **kwargs)
-    tokenizer.save_pretrained(str(adapter_dir))
     history = list(trainer.state.log_history)
-    csv_path, png_path = save_curves(history, out, title)
-    mark_complete(adapter_dir, {"global_step": trainer.state.global_step, **(info or {})})
+    csv_path, png_path = out / "curves.csv", None
+    sharded = getattr(trainer, "is_deepspeed_enabled", False) or getattr(trainer, "is_fsdp_enabled", False)
+    if sharded:  # ZeRO-3 / FSDP: every process takes part in gathering the weights; the Trainer writes on rank 0
+        trainer.save_model(str(adapter_dir))
+    if dist.is_main():  # under a launcher: one writer; every process has the same weights and log history
+        if not sharded:
+            trainer.model.save_pretrained(str(adapter_dir), safe_serialization=True, **kwargs)
+        tokenizer.save_pretrained(str(adapter_dir))
+        csv_path, png_path = save_curves(history, out, title)
+        mark_complete(adapter_dir, {"global_step": trainer.state.global_step, "processes": dist.world_size(),
+                                    **(info or {})})
+    dist.wait_for_everyone()  # a later step (on any process) reads the adapter
+    if png_path is None and (out / "curves.png").exists():
+        png_path = out / "curves.png"
     return Finished(adapter_dir, history, csv_path, png_path, trainer.state.global_step)
 
 

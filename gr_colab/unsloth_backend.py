@@ -1,24 +1,29 @@
 """Every line of the kit that touches Unsloth, and nothing else.
 
-Written against Unsloth's documented API (FastLanguageModel.from_pretrained / get_peft_model / for_inference,
-unsloth.chat_templates.train_on_responses_only, PatchDPOTrainer, save_pretrained_merged). ``import unsloth`` fails on
-a machine without a GPU, so it is imported lazily, inside each function; the tests check these calls against a
-stand-in module with the same signatures (tests/test_unsloth_contract.py).
+Checked against unsloth 2026.10.9 / unsloth_zoo 2026.10.9 (file:line in each function). ``import unsloth`` patches
+transformers and TRL for the whole process (on a machine without a GPU it loads its CPU backend,
+``unsloth/__init__.py`` 1652-1663), so it happens only in :func:`gr_colab.models.import_unsloth`, on CUDA, and here
+lazily. The tests run these calls on the real Unsloth's CPU backend in processes of their own
+(tests/test_unsloth_real.py) and against a stand-in that mirrors the GPU path's checks
+(tests/test_unsloth_contract.py). Unsloth's ``PatchDPOTrainer()`` is a no-op in this version
+(``unsloth/models/dpo.py`` 28-29): ``import unsloth`` already replaced TRL's DPOTrainer, so the kit does not call it.
 """
 from __future__ import annotations
 
 from typing import Any
 
 
-def load(config, dtype) -> tuple[Any, Any]:
-    """The 4-bit (or 16-bit) base with LoRA adapters, the fast way. Unsloth must be imported before transformers
-    patches are applied, which importing it here (first) does."""
+def load(config, model_path: str, dtype) -> tuple[Any, Any]:
+    """The 4-bit (or 16-bit) base with LoRA adapters, the fast way. ``from_pretrained`` (unsloth/models/loader.py
+    1241) hands Gemma 3 to ``FastModel`` (1859-1893), whose ``get_peft_model`` takes the same keywords
+    (vision.py); ``get_peft_model`` as in llama.py 4569-4593."""
     from unsloth import FastLanguageModel
 
     model, tokenizer = FastLanguageModel.from_pretrained(
-        model_name=config.model_name,
+        model_name=str(model_path),
         max_seq_length=config.max_seq_length,
-        dtype=dtype,  # None lets Unsloth pick: float16 on a T4, bfloat16 on Ampere and newer
+        dtype=dtype,  # gr_colab.precision's choice; Unsloth loads Gemma 3 in bf16 storage with float32 compute on
+        # a T4 whatever is passed (loader.py 2994-3008)
         load_in_4bit=config.load_in_4bit,
     )
     model = FastLanguageModel.get_peft_model(
@@ -51,17 +56,13 @@ def for_inference(model) -> None:
 
 
 def train_on_responses_only(trainer, instruction_part: str, response_part: str):
-    """Unsloth does not take TRL's prompt/completion rows; it masks the prompt of rendered text instead."""
+    """Unsloth's SFT trains on rendered text; this masks everything but the assistant turns (unsloth/chat_templates.py
+    41-80 → unsloth_zoo/dataset_utils.py 763-773; it removes a doubled BOS itself) and returns the trainer."""
     from unsloth.chat_templates import train_on_responses_only as _mask
 
     return _mask(trainer, instruction_part=instruction_part, response_part=response_part)
 
 
-def patch_dpo() -> None:
-    from unsloth import PatchDPOTrainer
-
-    PatchDPOTrainer()
-
-
 def save_merged(model, tokenizer, out_dir: str) -> None:
+    """16-bit merged weights plus the tokenizer (and its tokenizer.model) (unsloth/save.py 6765-6788, 790-836)."""
     model.save_pretrained_merged(str(out_dir), tokenizer, save_method="merged_16bit")

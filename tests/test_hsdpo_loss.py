@@ -279,22 +279,3 @@ def test_preference_rows_formats():
     assert raw == {"prompt": "Q\n", "chosen": "good", "rejected": "bad", "sample_weight": 1.0}
     assert preference_rows([{"prompt": "Q", "chosen": "a", "rejected": "b"}], "chat")[0]["prompt"] == [
         {"role": "user", "content": "Q"}]
-
-
-def test_unsloth_is_patched_before_the_trainer(tmp_path, monkeypatch):
-    from gr_colab import unsloth_backend
-
-    class Patched(Exception):
-        pass
-
-    def patch_dpo():
-        raise Patched
-
-    def no_trainer(*a, **k):
-        raise AssertionError("the trainer was created before patch_dpo()")
-
-    monkeypatch.setattr(unsloth_backend, "patch_dpo", patch_dpo)
-    monkeypatch.setattr(hsdpo, "WeightedDPOTrainer", no_trainer)
-    loaded = SimpleNamespace(model=None, tokenizer=None, backend="unsloth", device="cuda")
-    with pytest.raises(Patched):
-        train_hsdpo(GRConfig.load("cpu-tiny"), loaded, [{"prompt": "Q", "chosen": "a", "rejected": "b"}], tmp_path)
