@@ -1,75 +1,34 @@
 """Will it fit? A budget planner for R-SFT and HS-DPO on a T4 or an A100, before a run starts.
 
-Stage helper, pure arithmetic (no torch). Estimates from parameter counts, token counts and FLOPs; every assumption
-is a named constant below so a student can see, and change, what the estimate rests on. Estimates are rough
-(±30 %): good enough to know that a 3B model at 2048 tokens and batch 4 will not fit in 15 GB, or that 100k rows
-will not train in a free session.
+Stage helper, pure arithmetic (no torch). Memory from parameter and token counts here; time from
+:mod:`gr_colab.timing` (per-step overheads, batches that run to their longest output, each notebook's setup);
+precision from :mod:`gr_colab.precision` (Gemma 3 computes in float32 on a T4). Every assumption is a named
+constant so a student can see, and change, what the estimate rests on. Estimates are rough (the CPU lanes' figures
+are checked by ``benchmarks/plan_accuracy.py``; the GPU's by ``benchmarks/gpu_smoke.py`` on a GPU): good enough to
+know that a 3B model at 2048 tokens and batch 4 will not fit in 15 GB, or that 100k rows will not train in a free
+session.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
+from . import timing
+from .timing import ARCHS, Arch, arch_from_hf_config  # noqa: F401  (the model shapes; re-exported)
+from .precision import A100, T4, decide
+
 GPUS = {
-    # name: (usable memory GB, effective training TFLOPS for LoRA on a 4-bit/16-bit base, has bf16)
-    # Effective = peak x utilisation: T4 65 fp16 TFLOPS x ~15 % (4-bit dequantisation, small batches);
-    # A100 312 bf16 TFLOPS x ~30 %.
-    "T4": (15.0, 10.0, False),
-    "A100": (40.0, 95.0, True),
+    # name: (usable memory GB, compute capability (None: the CPU)); speeds: gr_colab.timing.DEVICES
+    "T4": (15.0, T4),
+    "A100": (40.0, A100),
+    "CPU": (16.0, None),  # the CPU lanes (cpu-tiny, cpu-270m): time only, RAM is not what limits them
 }
 FREE_SESSION_HOURS = 3.0  # Colab free sessions can last longer, but plan for a disconnect after about 3 hours
 CUDA_OVERHEAD_GB = 0.8  # the CUDA context, the allocator's slack
 CHARS_PER_TOKEN = 4.0  # English text in Llama 3 / Gemma 3 tokenizers
 FLOPS_PER_TOKEN_FACTOR = {True: 6.0, False: 4.0}  # x params: LoRA fwd 2N + bwd 2N (+ 2N recompute when checkpointing)
-GENERATION_TOKENS_PER_SEC = {"T4": 900.0, "A100": 6000.0}  # batched greedy decode of a 1B model; scaled by size
-
-
-@dataclass(frozen=True)
-class Arch:
-    layers: int
-    hidden: int
-    intermediate: int
-    heads: int
-    kv_heads: int
-    vocab: int
-    tied: bool
-    head_dim: Optional[int] = None
-
-    @property
-    def hd(self) -> int:
-        return self.head_dim or self.hidden // self.heads
-
-    def params(self) -> dict:
-        """Parameter counts: embeddings (kept in 16-bit by 4-bit loaders) and the linear layers (quantised)."""
-        attn = self.hidden * self.heads * self.hd * 2 + self.hidden * self.kv_heads * self.hd * 2
-        mlp = 3 * self.hidden * self.intermediate
-        linear = self.layers * (attn + mlp)
-        embed = self.vocab * self.hidden * (1 if self.tied else 2)
-        norms = (2 * self.layers + 1) * self.hidden  # RMSNorm weights: tiny, kept in 16-bit
-        return {"linear": linear, "embed": embed + norms, "total": linear + embed + norms}
-
-    def lora_params(self, r: int) -> int:
-        q_o = 2 * r * (self.hidden + self.heads * self.hd)
-        k_v = 2 * r * (self.hidden + self.kv_heads * self.hd)
-        mlp = 3 * r * (self.hidden + self.intermediate)
-        return self.layers * (q_o + k_v + mlp)
-
-
-# The presets' models, from their published config.json (no download needed to plan).
-ARCHS = {
-    "unsloth/gemma-3-270m-it": Arch(18, 640, 2048, 4, 1, 262144, True, 256),
-    "unsloth/Llama-3.2-1B-Instruct": Arch(16, 2048, 8192, 32, 8, 128256, True),
-    "unsloth/Llama-3.2-3B-Instruct": Arch(28, 3072, 8192, 24, 8, 128256, True),
-    "unsloth/Meta-Llama-3.1-8B-Instruct": Arch(32, 4096, 14336, 32, 8, 128256, False),
-}
-
-
-def arch_from_hf_config(cfg) -> Arch:
-    """An :class:`Arch` from a transformers config (a multimodal config plans its text model)."""
-    cfg = cfg.get_text_config() if hasattr(cfg, "get_text_config") else cfg
-    return Arch(cfg.num_hidden_layers, cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads,
-                getattr(cfg, "num_key_value_heads", cfg.num_attention_heads), cfg.vocab_size,
-                bool(getattr(cfg, "tie_word_embeddings", False)), getattr(cfg, "head_dim", None))
 
 
 @dataclass
@@ -97,7 +56,7 @@ class Plan:
 def plan(model: str, *, gpu: str = "T4", stage: str = "rsft", samples: int = 2000, epochs: float = 1.0,
          mean_tokens: float = 700.0, max_seq_length: int = 2048, batch_size: int = 2, lora_r: int = 16,
          load_in_4bit: bool = True, gradient_checkpointing: bool = True, arch: Optional[Arch] = None,
-         optim_8bit: bool = True, session_hours: float = FREE_SESSION_HOURS) -> Plan:
+         optim_8bit: bool = True, session_hours: float = FREE_SESSION_HOURS, dtype: str = "auto") -> Plan:
     """Peak memory and wall time of one training stage (``rsft`` or ``hsdpo``: a pair is two sequences plus a
     reference forward with the adapter disabled)."""
     if gpu not in GPUS:
@@ -107,32 +66,35 @@ def plan(model: str, *, gpu: str = "T4", stage: str = "rsft", samples: int = 200
     arch = arch or ARCHS.get(model)
     if arch is None:
         raise ValueError(f"no architecture known for {model!r}: pass arch=arch_from_hf_config(AutoConfig...)")
-    mem_gb, tflops, _ = GPUS[gpu]
+    mem_gb, capability = GPUS[gpu]
+    prec = precision_of(model, gpu, dtype)
+    act_bytes = prec.bytes_per_param  # 2 (fp16/bf16) or 4 (float32: Gemma 3 on a T4, every CPU run)
     p = arch.params()
     lora = arch.lora_params(lora_r)
-    bytes_linear = 0.56 if load_in_4bit else 2.0  # nf4 with double-quantised scales ≈ 4.5 bits
-    weights = (p["linear"] * bytes_linear + p["embed"] * 2) / 1e9
+    bytes_linear = 0.56 if load_in_4bit else act_bytes  # nf4 with double-quantised scales ≈ 4.5 bits
+    weights = (p["linear"] * bytes_linear + p["embed"] * act_bytes) / 1e9
     optimizer = lora * (4 + 4 + (2 if optim_8bit else 8)) / 1e9  # fp32 master + grad + Adam moments
     seqs = batch_size * (2 if stage == "hsdpo" else 1)
     seq = min(max_seq_length, mean_tokens * 1.6 if stage == "rsft" else mean_tokens * 1.3)  # longest in a batch
-    per_layer = seqs * seq * arch.hidden * 2  # one fp16 hidden state
+    per_layer = seqs * seq * arch.hidden * act_bytes  # one hidden state
     if gradient_checkpointing:
         acts = per_layer * arch.layers + per_layer * 16  # checkpoints + one layer recomputed in full
     else:
         acts = per_layer * arch.layers * 16
-    logits = seqs * seq * arch.vocab * (2 + 4)  # fp16 logits + the fp32 upcast of the loss
+    logits = seqs * seq * arch.vocab * (act_bytes + 4)  # the logits + the fp32 upcast of the loss
     breakdown = {"weights": weights, "LoRA+optimizer": optimizer, "activations": acts / 1e9,
-                 "logits": logits / 1e9, "overhead": CUDA_OVERHEAD_GB}
+                 "logits": logits / 1e9, "overhead": CUDA_OVERHEAD_GB if capability else 0.0}
     peak = sum(breakdown.values())
-    tokens = samples * epochs * mean_tokens * (2 if stage == "hsdpo" else 1)
-    flops_per_token = FLOPS_PER_TOKEN_FACTOR[gradient_checkpointing] * p["total"]
-    if stage == "hsdpo":
-        flops_per_token += 2 * p["total"] / 2  # the reference forward, per sequence
-    hours = tokens * flops_per_token / (tflops * 1e12) / 3600
+    sequences = samples * epochs * (2 if stage == "hsdpo" else 1)
+    kept = min(mean_tokens, max_seq_length)  # longer rows are truncated to max_seq_length
+    tokens = sequences * kept
+    factor = FLOPS_PER_TOKEN_FACTOR[gradient_checkpointing] + (1.0 if stage == "hsdpo" else 0.0)  # + the reference
+    hours = timing.train_s(arch, timing.DEVICES[gpu], sequences, kept, seqs, factor,
+                           fp32=prec.dtype == "float32") / 3600
     per_sample_h = hours / max(samples * epochs, 1)
     max_samples = int(session_hours / per_sample_h / epochs) if per_sample_h > 0 else samples
     warnings = []
-    if peak > mem_gb:
+    if capability and peak > mem_gb:
         warnings.append(f"needs ≈ {peak:.1f} GB but a {gpu} has {mem_gb:.0f} GB: lower batch_size "
                         f"(now {batch_size}) or max_seq_length (now {max_seq_length}), or use a smaller model")
     if mean_tokens > max_seq_length:
@@ -161,26 +123,61 @@ def arch_of(config) -> Arch:
                          f"({exc})") from None
 
 
+def precision_of(model: str, gpu: str, dtype: str = "auto"):
+    """The precision the kit would pick for ``model`` on ``gpu`` (:func:`gr_colab.precision.decide`)."""
+    capability = GPUS[gpu][1]
+    return decide(model, "cuda" if capability else "cpu", capability, dtype)
+
+
+FULL_DATASET_ROWS = 127544  # GuardReasonerTrain, its four splits
+
+
+def train_rows(config) -> int:
+    """Rows R-SFT trains on: ``train_limit`` per file (each Hub split is one), else each local file's size (read)
+    or the whole Hub dataset, less the held-out share."""
+    if config.task_format != "guardreasoner":
+        rows = config.train_limit or 1000
+    elif any(str(f).startswith("hf://") for f in config.train_files):
+        splits = 4 if any(str(f).rstrip("/").endswith("GuardReasonerTrain") for f in config.train_files) \
+            else len(config.train_files)
+        rows = config.train_limit * splits if config.train_limit else FULL_DATASET_ROWS
+    else:
+        from .data import read_records
+        from .runtime import REPO_ROOT
+
+        sizes = []
+        for f in config.train_files:
+            path = f if Path(f).exists() else REPO_ROOT / f
+            sizes.append(len(read_records(path)) if Path(path).exists() else (config.train_limit or 1000))
+        rows = sum(min(n, config.train_limit or n) for n in sizes)
+    return max(1, round(rows * (1 - config.holdout_fraction)))
+
+
 def plan_config(config, gpu: str = "T4", stage: str = "rsft", samples: Optional[int] = None,
                 mean_tokens: Optional[float] = None) -> Plan:
-    """The plan for a :class:`GRConfig`; the sample count defaults to its ``train_limit`` x 4 splits."""
+    """The plan for a :class:`GRConfig`: its rows (or ``max_steps`` when set), batch, precision and length."""
+    if stage == "rsft":
+        batch, steps, epochs = config.rsft_batch_size, config.rsft_max_steps, config.rsft_epochs
+        accum = config.rsft_grad_accum
+    else:
+        batch, steps, epochs = config.hsdpo_batch_size, config.hsdpo_max_steps, config.hsdpo_epochs
+        accum = config.hsdpo_grad_accum
+    if samples is None and steps > 0:  # a quick run: exactly max_steps optimizer steps
+        samples, epochs = steps * batch * accum, 1.0
     if samples is None and stage == "hsdpo" and config.mine_limit:
         samples = config.mine_limit  # HS-DPO trains on the mined pairs: at most one per sampled item
     if samples is None:
-        files = 4 if any(str(f).rstrip("/").endswith("GuardReasonerTrain") for f in config.train_files) \
-            else len(config.train_files)
-        samples = config.train_limit * files if config.train_limit else 127544
-    return plan(config.model_name, gpu=gpu, stage=stage, samples=samples,
-                epochs=config.rsft_epochs if stage == "rsft" else config.hsdpo_epochs,
-                mean_tokens=mean_tokens or 700.0, max_seq_length=config.max_seq_length,
-                batch_size=config.rsft_batch_size if stage == "rsft" else config.hsdpo_batch_size,
+        samples = train_rows(config)
+    return plan(config.model_name, gpu=gpu, stage=stage, samples=samples, epochs=epochs,
+                mean_tokens=mean_tokens or 700.0, max_seq_length=config.max_seq_length, batch_size=batch,
                 lora_r=config.lora_r, load_in_4bit=config.load_in_4bit, arch=arch_of(config),
-                gradient_checkpointing=config.gradient_checkpointing, optim_8bit="8bit" in config.optim)
+                gradient_checkpointing=config.gradient_checkpointing and gpu != "CPU",
+                optim_8bit="8bit" in config.optim and gpu != "CPU", dtype=config.dtype)
 
 
-OUTPUT_TOKENS = 400.0  # a trained guard's trace; an untrained base model writes up to max_new_tokens
-PROMPT_TOKENS = 300.0  # instruction + interaction
 COLAB_RAM_GB = 12.7  # a free Colab runtime's RAM (the export's verification loads models there, not on the GPU)
+EXPORT_S = (20.0, 150.0)  # export: fixed seconds, + seconds per billion parameters per GGUF file (merge, convert,
+# quantize, load back and check): an assumption; benchmarks/plan_accuracy.py checks it on the CPU lanes
 
 
 @dataclass
@@ -193,75 +190,140 @@ class StagePlan:
     notes: list = field(default_factory=list)
 
     def summary(self) -> str:
-        where = "RAM" if self.stage == "export" else "GPU"
+        where = "RAM" if self.stage == "export" or self.gpu == "CPU" else "GPU"
         lines = [f"{self.stage} on a {self.gpu}: ≈ {self.hours * 60:.0f} min, peak ≈ {self.peak_gb:.1f} GB {where}"]
         return "\n".join(lines + [f"  {n}" for n in self.notes])
 
 
-def _tokens_per_second(config, gpu: str) -> float:
-    total = arch_of(config).params()["total"]
-    return GENERATION_TOKENS_PER_SEC[gpu] * 1.236e9 / max(total, 1.0)  # decode is memory-bound: ~1/size
+def _weight_bytes(config, arch: Arch, gpu: str) -> float:
+    act = precision_of(config.model_name, gpu, config.dtype).bytes_per_param
+    return arch.params()["linear"] * (0.56 if config.load_in_4bit else act) + arch.params()["embed"] * act
 
 
-def plan_generation(config, stage: str = "eval", gpu: str = "T4") -> StagePlan:
-    """Evaluation (three variants: base, R-SFT, HS-DPO, on every benchmark) or mining (k samples per item)."""
-    arch = arch_of(config)
+def plan_generation(config, stage: str = "eval", gpu: str = "T4", variants=("base", "rsft", "hsdpo"),
+                    sizes: Optional[dict] = None) -> StagePlan:
+    """Evaluation (each variant on every benchmark, plus the held-out check's sample) or mining (k samples per
+    item). ``sizes``: each benchmark's row count (``gr_colab.evaluate.BENCHMARKS``), else 1,000 each. Every batch
+    decodes to its longest output; an untrained base model to ``max_new_tokens``."""
+    arch, device = arch_of(config), timing.DEVICES[gpu]
+    fp32 = precision_of(config.model_name, gpu, config.dtype).dtype == "float32"
+    wbytes, cap, batch = _weight_bytes(config, arch, gpu), config.max_new_tokens, config.gen_batch_size
+    trained = timing.longest(timing.OUTPUT_TOKENS, batch, cap)
+    seconds, tokens, notes = 0.0, 0.0, []
     if stage == "eval":
-        items = len(config.eval_benchmarks) * (config.eval_limit or 1000)
-        tokens = items * (config.max_new_tokens + 2 * min(OUTPUT_TOKENS, config.max_new_tokens))  # base runs long
+        per_bench = [min(config.eval_limit or n, n) for n in (sizes or {b: 1000 for b in config.eval_benchmarks})
+                     .values()]
+        held = min(config.holdout_check_limit or 10**9, round(train_rows(config) / (1 - config.holdout_fraction)
+                                                                * config.holdout_fraction))
+        for v in variants:
+            steps = cap if v == "base" else trained
+            for n in per_bench + [held]:
+                seconds += timing.generation_s(arch, device, n, batch, steps, wbytes, fp32)
+                tokens += math.ceil(n / batch) * batch * steps
+        notes.append(f"{len(variants)} variant(s) x ({sum(per_bench)} benchmark items + {held} held-out rows); "
+                     f"batches of {batch} decode to their longest output: {cap} steps (base), {trained:.0f} "
+                     "(trained)")
     elif stage == "mine":
-        items = config.mine_limit or (config.train_limit or 2000) * 4
-        tokens = items * config.mine_k * min(OUTPUT_TOKENS, config.max_new_tokens)
+        items = config.mine_limit or train_rows(config)
+        seqs = batch * config.mine_k
+        steps = timing.longest(timing.OUTPUT_TOKENS, seqs, cap)
+        seconds = timing.generation_s(arch, device, items * config.mine_k, seqs, steps, wbytes, fp32)
+        tokens = items * config.mine_k * steps
+        notes.append(f"{items} items x {config.mine_k} samples, batches of {seqs} sequences x {steps:.0f} steps")
+        batch = seqs
     else:
         raise ValueError("stage must be 'eval' or 'mine'")
-    batch = config.gen_batch_size * (config.mine_k if stage == "mine" else 1)
-    seq = PROMPT_TOKENS + config.max_new_tokens
-    kv = batch * seq * arch.layers * 2 * arch.kv_heads * arch.hd * 2
-    logits = batch * arch.vocab * 4
-    weights = (arch.params()["linear"] * (0.56 if config.load_in_4bit else 2.0) + arch.params()["embed"] * 2)
-    peak = (weights + kv + logits) / 1e9 + CUDA_OVERHEAD_GB
-    return StagePlan(stage, gpu, tokens / _tokens_per_second(config, gpu) / 3600, peak,
-                     [f"{tokens / 1e6:.1f}M generated tokens at ≈ {_tokens_per_second(config, gpu):.0f} tokens/s"])
+    step_ms = timing.decode_step_s(arch, device, batch, wbytes) * 1e3
+    notes.append(f"{tokens / 1e6:.2f}M decode slots at ≈ {step_ms:.1f} ms a step (batch {batch})")
+    kv = batch * (timing.PROMPT_TOKENS + cap) * arch.layers * 2 * arch.kv_heads * arch.hd * 2
+    peak = (wbytes + kv + batch * arch.vocab * 4) / 1e9 + (CUDA_OVERHEAD_GB if GPUS[gpu][1] else 0.0)
+    return StagePlan(stage, gpu, seconds / 3600, peak, notes)
 
 
-def plan_export(config) -> StagePlan:
-    """RAM and disk of the export: the merged 16-bit model, the GGUF files, and their verification (the merged
-    model's greedy reference is computed once, then each GGUF is loaded alone)."""
+def plan_export(config, gpu: str = "T4") -> StagePlan:
+    """RAM, disk and time of the export: the merged 16-bit model, the GGUF files, and their verification (the
+    merged model's greedy reference is computed once, then each GGUF is loaded alone)."""
     total = arch_of(config).params()["total"]
     merged = total * 2 / 1e9
     sizes = {"f16": 2.0, "q8_0": 1.07, "q4_k_m": 0.6}
-    gguf = sum(total * sizes[k] for k in set(config.gguf_types) | ({"f16"} if "q4_k_m" in config.gguf_types
-                                                                    else set())) / 1e9
+    files = set(config.gguf_types) | ({"f16"} if "q4_k_m" in config.gguf_types else set())
+    gguf = sum(total * sizes[k] for k in files) / 1e9
     ram = max(merged, total * 2 / 1e9) + 1.0  # the merge / the reference in 16-bit, or the largest GGUF, + Python
     notes = [f"disk: merged ≈ {merged:.1f} GB (scratch), GGUF ≈ {gguf:.1f} GB (kept: "
              f"{', '.join(config.gguf_types)})"]
     if ram > COLAB_RAM_GB:
         notes.append(f"⚠ needs ≈ {ram:.1f} GB of RAM, a free Colab runtime has {COLAB_RAM_GB} GB")
-    return StagePlan("export", "T4", total / 1e9 * 0.05, ram, notes)
+    seconds = EXPORT_S[0] + EXPORT_S[1] * total / 1e9 * len(files)
+    return StagePlan("export", gpu, seconds / 3600, ram, notes)
 
 
-def plan_parts(config, gpu: str = "T4") -> list:
-    """(notebook, plan) for each notebook that trains, generates or exports."""
-    return [("03 R-SFT", plan_config(config, gpu=gpu, stage="rsft")), ("04 evaluation", plan_generation(config)),
-            ("05 mining", plan_generation(config, "mine")), ("06 HS-DPO", plan_config(config, gpu=gpu,
-                                                                                       stage="hsdpo")),
-            ("07 export", plan_export(config))]
+def plan_parts(config, gpu: str = "T4", sizes: Optional[dict] = None) -> list:
+    """(notebook, plan) for each notebook that trains, generates or exports (their stages only, no setup)."""
+    return [("03 R-SFT", plan_config(config, gpu=gpu, stage="rsft")),
+            ("04 evaluation", plan_generation(config, gpu=gpu, variants=("base", "rsft"), sizes=sizes)),
+            ("05 mining", plan_generation(config, "mine", gpu)), ("06 HS-DPO", plan_config(config, gpu=gpu,
+                                                                                            stage="hsdpo")),
+            ("07 export", plan_export(config, gpu))]
 
 
-def plan_session(config, gpu: str = "T4", session_hours: float = FREE_SESSION_HOURS) -> list[str]:
-    """One line per stage and the whole course, and how it spans sessions when it does not fit in one."""
-    parts = plan_parts(config, gpu)
-    lines = [f"{name}: ≈ {p.hours * 60:.0f} min, peak ≈ {p.peak_gb:.1f} GB" for name, p in parts]
-    total = sum(p.hours for _, p in parts)
-    lines.append(f"the whole course with {config.preset}: ≈ {total:.1f} h")
+def plan_stages(config, gpu: str = "T4", sizes: Optional[dict] = None, mean_tokens: Optional[float] = None) -> dict:
+    """Planned minutes of each stage in the pipeline's order (``gr_colab.pipeline.RUN_ORDER``), no setup: what
+    ``benchmarks/plan_accuracy.py`` and ``benchmarks/gpu_smoke.py`` hold the measured times against."""
+    m = lambda p: p.hours * 60  # noqa: E731
+    return {"rsft": m(plan_config(config, gpu, "rsft", mean_tokens=mean_tokens)),
+            "eval": m(plan_generation(config, gpu=gpu, variants=("base", "rsft"), sizes=sizes)),
+            "mine": m(plan_generation(config, "mine", gpu)),
+            "hsdpo": m(plan_config(config, gpu, "hsdpo", mean_tokens=mean_tokens)),
+            "eval (hsdpo)": m(plan_generation(config, gpu=gpu, variants=("hsdpo",), sizes=sizes)),
+            "export": m(plan_export(config, gpu))}
+
+
+def plan_notebooks(config, gpu: str = "T4", sizes: Optional[dict] = None, cached_llamacpp: bool = False) -> list:
+    """(notebook, minutes, {part: minutes}) for notebooks 00-07, each a Colab runtime of its own: its setup
+    (connect, install, Drive prompt, secret grant, model download), then its stages. On the CPU: the stages only."""
+    parts = dict(plan_parts(config, gpu, sizes))
+    colab = GPUS[gpu][1] is not None
+    model_gb = _weight_bytes(config, arch_of(config), gpu) / 1e9 if colab else 0.0
+    setup = (lambda download: {"setup": timing.setup_min(model_gb if download else 0.0)}) if colab \
+        else (lambda download: {})
+    m = lambda p: p.hours * 60  # noqa: E731
+    eval_hsdpo = plan_generation(config, gpu=gpu, variants=("hsdpo",), sizes=sizes)
+    books = [("00 setup", setup(False)), ("01 data and prompts", setup(False)), ("02 synthesis", setup(False)),
+             ("03 R-SFT", {**setup(True), "R-SFT": m(parts["03 R-SFT"])}),
+             ("04 evaluation", {**setup(True), "evaluation (base, R-SFT)": m(parts["04 evaluation"])}),
+             ("05 mining", {**setup(True), "mining": m(parts["05 mining"])}),
+             ("06 HS-DPO", {**setup(True), "HS-DPO": m(parts["06 HS-DPO"]), "evaluation (HS-DPO)": m(eval_hsdpo)}),
+             ("07 export", {**setup(True), "export": m(parts["07 export"])})]
+    if config.compare_ready_guards:  # two ready guards, each about one evaluation of a base model
+        books[4][1]["ready guards (opt-in)"] = 2 * m(plan_generation(config, gpu=gpu, variants=("base",), sizes=sizes))
+    if colab:
+        books[7][1]["llama.cpp build"] = timing.LLAMACPP_CACHED_MIN if cached_llamacpp else timing.LLAMACPP_BUILD_MIN
+        books[7][1]["Ollama install"] = timing.OLLAMA_INSTALL_MIN
+    return [(name, sum(p.values()), p) for name, p in books]
+
+
+def plan_session(config, gpu: str = "T4", session_hours: float = FREE_SESSION_HOURS,
+                 sizes: Optional[dict] = None) -> list[str]:
+    """One line per notebook (its setup and stages) and the whole course, and how it spans sessions."""
+    books = plan_notebooks(config, gpu, sizes)
+    lines = [f"{name}: ≈ {total:.0f} min (" + ", ".join(f"{k} {v:.0f}" for k, v in parts.items()) + ")"
+             for name, total, parts in books]
+    total = sum(t for _, t, _ in books) / 60
+    lines.append(f"the whole course with {config.preset} on a {gpu}: ≈ {total:.1f} h"
+                 + (", each notebook a runtime of its own: disconnect one (Runtime → Disconnect and delete "
+                    "runtime) before opening the next" if GPUS[gpu][1] else ""))
+    long = [name.split()[0] for name, t, _ in books if t / 60 > session_hours]
+    if long:
+        lines.append(f"notebook(s) {', '.join(long)} alone exceed a {session_hours:.0f} h session: run again after a "
+                     "disconnect, and the stage resumes from its last checkpoint")
     if total > session_hours:
         sessions, spent = [[]], 0.0
-        for name, p in parts:  # greedily, in notebook order
-            if sessions[-1] and spent + p.hours > session_hours * 0.9:
+        for name, t, _ in books:  # greedily, in notebook order
+            if sessions[-1] and spent + t / 60 > session_hours * 0.9:
                 sessions.append([])
                 spent = 0.0
             sessions[-1].append(name.split()[0])
-            spent += p.hours
+            spent += t / 60
         plan_text = "; ".join(f"session {i}: notebooks {', '.join(s)}" for i, s in enumerate(sessions, 1))
         lines.append(f"more than one free session ({session_hours:.0f} h): {plan_text}. Every stage saves to the "
                      "run folder on Drive: a finished stage is skipped, an interrupted one resumes from its last "
@@ -276,3 +338,67 @@ def mean_tokens_of(rows: list, chars_per_token: float = CHARS_PER_TOKEN) -> floa
     chars = [len(r.get("instruction", "")) + len(r.get("input", r.get("content", ""))) + len(r["output"]) + 1
              for r in rows]
     return sum(chars) / len(chars) / chars_per_token
+
+
+# --- several GPUs (the paper's scale, docs/scale.md): memory per GPU and time for N GPUs ---------------------------
+NODE_GPU_GB = 80.0  # an A100 80 GB: the GPU of a node like GuardReasoner's 4-GPU one
+SCALING_EFFICIENCY = {"ddp": 0.9, "zero3": 0.75}  # assumed share of a linear speed-up: DDP's gradient all-reduce
+# overlaps the backward pass; ZeRO-3 also all-gathers every layer's weights in the forward and the backward
+ZERO3_LIVE_LAYERS = 2  # ZeRO-3 holds one layer's gathered weights, and prefetches the next
+FULL_OVER_LORA_FLOPS = 8.0 / 6.0  # with checkpointing: full 2N fwd + 4N bwd + 2N recompute; LoRA 2N + 2N + 2N
+
+
+@dataclass
+class NodePlan:
+    """Memory per GPU and wall time of one training stage on ``gpus`` GPUs of one node."""
+    stage: str
+    model: str
+    mode: str
+    gpus: int
+    per_gpu_gb: float
+    gpu_gb: float
+    hours: float
+    breakdown: dict
+    notes: list = field(default_factory=list)
+
+    @property
+    def fits(self) -> bool:
+        return self.per_gpu_gb <= self.gpu_gb
+
+    def summary(self) -> str:
+        lines = [f"{self.stage} of {self.model}, {self.mode} on {self.gpus} x {self.gpu_gb:.0f} GB: ≈ "
+                 f"{self.per_gpu_gb:.1f} GB per GPU, ≈ {self.hours:.1f} h",
+                 "  per GPU: " + ", ".join(f"{k} {v:.2f} GB" for k, v in self.breakdown.items())]
+        return "\n".join(lines + [f"  {n}" for n in self.notes])
+
+
+def plan_node(config, gpus: int = 4, stage: str = "rsft", gpu_gb: float = NODE_GPU_GB, samples: Optional[int] = None,
+              mean_tokens: Optional[float] = None) -> NodePlan:
+    """LoRA under DDP (every GPU holds the 16-bit base: one GPU's memory, 1/N of the time) or a full fine-tune under
+    ZeRO-3 (bf16 weights and gradients and fp32 Adam states, 16 bytes a parameter, sharded N ways; one layer
+    gathered at a time). Activations, logits and the single-GPU time come from :func:`plan_config` on an A100, with
+    the config's per-device batch; time divides by N x the assumed scaling efficiency."""
+    if gpus < 1:
+        raise ValueError("gpus must be at least 1")
+    one = plan_config(config, gpu="A100", stage=stage, samples=samples, mean_tokens=mean_tokens)
+    p = arch_of(config).params()
+    notes = []
+    if config.finetune == "full":
+        states = p["total"] * 16 / gpus
+        gathered = p["linear"] / arch_of(config).layers * 2 * ZERO3_LIVE_LAYERS
+        breakdown = {"weights+grads+Adam (sharded)": states / 1e9, "gathered layers": gathered / 1e9}
+        if stage == "hsdpo":  # TRL's reference model: a second copy of the weights, sharded too
+            breakdown["reference (sharded)"] = p["total"] * 2 / gpus / 1e9
+        breakdown.update({k: one.breakdown[k] for k in ("activations", "logits", "overhead")})
+        mode, hours = "full fine-tune, ZeRO-3", one.hours * FULL_OVER_LORA_FLOPS / (gpus * SCALING_EFFICIENCY["zero3"])
+        notes.append(f"assumed ZeRO-3 scaling efficiency {SCALING_EFFICIENCY['zero3']:.0%}; host RAM: the kit loads "
+                     "the model in each process before DeepSpeed shards it (≈ 2 bytes a parameter per process)")
+    else:
+        breakdown = dict(one.breakdown)
+        mode, hours = "LoRA, DDP", one.hours / (gpus * SCALING_EFFICIENCY["ddp"])
+        notes.append(f"assumed DDP scaling efficiency {SCALING_EFFICIENCY['ddp']:.0%}")
+    per_gpu = sum(breakdown.values())
+    if per_gpu > gpu_gb:
+        notes.append(f"⚠ needs ≈ {per_gpu:.0f} GB per GPU: more GPUs, a smaller per-device batch (the effective "
+                     "batch target keeps the recipe) or max_seq_length")
+    return NodePlan(stage, config.model_name, mode, gpus, per_gpu, gpu_gb, hours, breakdown, notes)

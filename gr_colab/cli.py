@@ -126,18 +126,20 @@ def cmd_fields(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from .budget import plan_config
-
-    from .budget import plan_export, plan_generation, plan_session
+    from .budget import plan_config, plan_export, plan_generation, plan_session
+    from .evaluate import benchmark_sizes
 
     config = _config(args)
-    for gpu in ("T4", "A100"):
+    sizes = benchmark_sizes(config.eval_benchmarks)
+    gpus = ("CPU",) if config.preset.startswith("cpu-") else ("T4", "A100")  # a CPU lane's plan is for a CPU
+    for gpu in gpus:
         for stage in ("rsft", "hsdpo"):
             print(plan_config(config, gpu=gpu, stage=stage, samples=args.samples).summary())
-    for stage in ("eval", "mine"):
-        print(plan_generation(config, stage).summary())
-    print(plan_export(config).summary())
-    print("\n".join(plan_session(config)))
+    print(plan_generation(config, "eval", gpus[0], sizes=sizes).summary())
+    print(plan_generation(config, "mine", gpus[0]).summary())
+    print(plan_export(config, gpus[0]).summary())
+    print(f"per notebook on a {gpus[0]}:")
+    print("\n".join(plan_session(config, gpus[0], sizes=sizes)))
     return 0
 
 

@@ -308,5 +308,8 @@ def planner_line(config, notebook: str) -> str:
     plan = dict(plan_parts(config))[key]
     lines = [f"planner, {key} with {config.preset} on a T4: {plan.summary().splitlines()[0]}"]
     lines += [line for line in plan.summary().splitlines()[1:] if "⚠" in line]
-    lines += [line for line in plan_session(config) if line.startswith("more than one")]
+    from .evaluate import benchmark_sizes
+
+    lines += [line for line in plan_session(config, sizes=benchmark_sizes(config.eval_benchmarks))
+              if line.startswith((notebook[:2] + " ", "the whole course", "more than one"))]
     return "\n".join(lines)

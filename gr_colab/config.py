@@ -59,7 +59,8 @@ class GRConfig:
     # --- data ----------------------------------------------------------------------------------------------------
     train_files: list = _f(SAMPLE_TRAIN, "training files (GuardReasonerTrain rows), or hf://<dataset id>[:split] "
                            "(each split loaded by name), or a local dataset folder")
-    train_limit: Optional[int] = _f(None, "rows taken from each training file (each Hub split counts as one file); "
+    train_limit: Optional[int] = _f(None, "rows taken from each training file (each Hub split counts as one file): "
+                                    "a seeded sample (seed) spread over the whole file, said in the data report; "
                                     "None: all", ge=1)
     skip_bad_rows: bool = _f(False, "False: the first bad row stops with its file, row and field; True: bad rows "
                              "are skipped and counted in the load report")
@@ -75,6 +76,13 @@ class GRConfig:
                                 "XSTestResponseHarmful", "XSTestResponseRefusal"],
                                "benchmarks scored by the evaluation stage (gr_colab.evaluate.BENCHMARKS)")
     eval_limit: Optional[int] = _f(8, "first items of each benchmark; None: all", ge=1)
+    holdout_check_limit: Optional[int] = _f(100, "held-out training rows each model variant generates for in the "
+                                            "format check (a seeded sample of the ~10 % held out; all of them on "
+                                            "t4-270m is ~1,180 rows x 3 variants, as many generations again as the "
+                                            "benchmarks); 100 keeps it to minutes in one session; None: all", ge=1)
+    compare_ready_guards: bool = _f(False, "notebook 04: also run Llama Guard 3 1B and Qwen3Guard-Gen-0.6B on the "
+                                    "same benchmarks (a GPU and the Hub; each about as long as one evaluation of "
+                                    "your guard: `gr-colab plan`); False: the cell says it skipped")
     # --- LoRA ----------------------------------------------------------------------------------------------------
     lora_r: int = _f(16, "LoRA rank: the adapter's capacity (the official R-SFT is full fine-tuning)", ge=1)
     lora_alpha: int = _f(16, "LoRA scaling numerator: the update is scaled by lora_alpha / lora_r", ge=1)

@@ -88,17 +88,30 @@ def _where(source: str, index: int) -> str:
     return f"{source}:row {index}"
 
 
-def _collect(records: Iterable, source: str, check, skip_bad: bool, limit: Optional[int]) -> LoadedRows:
+def _collect(records: Iterable, source: str, check, skip_bad: bool, limit: Optional[int],
+             seed: Optional[int] = None) -> LoadedRows:
+    """Check every record (or, with ``limit`` and ``seed``, a seeded sample of ``limit`` rows spread over the whole
+    file, kept in file order: the first N rows of a file are one slice of it, often one source or one label)."""
     out = LoadedRows([], [], source)
-    for i, record in enumerate(records):
-        if limit is not None and len(out.rows) >= limit:
+    indexed = enumerate(records)
+    if limit is not None and seed is not None and hasattr(records, "__len__") and len(records) > limit:
+        import random
+
+        total = len(records)
+        order = random.Random(seed).sample(range(total), total)  # rows drawn in this order until limit pass
+        indexed = ((i, records[i]) for i in order)
+        out.source = f"{source} (a seeded sample of {limit} of {total} rows, seed {seed})"
+    kept = []
+    for i, record in indexed:
+        if limit is not None and len(kept) >= limit:
             break
         try:
-            out.rows.append(check(record, _where(source, i)))
+            kept.append((i, check(record, _where(source, i))))
         except DataError as err:
             if not skip_bad:
                 raise
             out.skipped.append((err.where, err.field, err.message))
+    out.rows = [row for _, row in sorted(kept, key=lambda pair: pair[0])]
     return out
 
 
@@ -138,19 +151,21 @@ def dataset_name(path: Union[str, Path]) -> str:
 
 
 def load_train(source: Union[str, Path, Any], *, limit: Optional[int] = None, skip_bad: bool = False,
-               dataset: Optional[str] = None) -> LoadedRows:
-    """GuardReasonerTrain rows from a file, a ``datasets.Dataset``, or ``hf://<id>[:split]`` (Colab)."""
+               dataset: Optional[str] = None, seed: Optional[int] = None) -> LoadedRows:
+    """GuardReasonerTrain rows from a file, a ``datasets.Dataset``, or ``hf://<id>[:split]`` (Colab); with ``limit``
+    and ``seed`` a seeded sample of ``limit`` rows (without ``seed``: the first ``limit``)."""
     if isinstance(source, (str, Path)) and str(source).startswith("hf://"):
-        return load_train_hub(str(source)[5:], limit=limit, skip_bad=skip_bad)
+        return load_train_hub(str(source)[5:], limit=limit, skip_bad=skip_bad, seed=seed)
     if isinstance(source, (str, Path)):
         name = dataset or dataset_name(source)
         return _collect(read_records(source), str(source), lambda r, w: validate_train_row(r, w, name),
-                        skip_bad, limit)
+                        skip_bad, limit, seed)
     name = dataset or getattr(getattr(source, "info", None), "dataset_name", None) or "dataset"
-    return _collect(iter(source), f"<{name}>", lambda r, w: validate_train_row(r, w, name), skip_bad, limit)
+    return _collect(source, f"<{name}>", lambda r, w: validate_train_row(r, w, name), skip_bad, limit, seed)
 
 
-def load_train_hub(spec: str, *, limit: Optional[int] = None, skip_bad: bool = False) -> LoadedRows:
+def load_train_hub(spec: str, *, limit: Optional[int] = None, skip_bad: bool = False,
+                   seed: Optional[int] = None) -> LoadedRows:
     """``yueliu1999/GuardReasonerTrain`` (all four splits) or ``…:AegisTrainR`` (one), a Hub id or a local folder
     holding the dataset card, through ``datasets``.
 
@@ -167,21 +182,23 @@ def load_train_hub(spec: str, *, limit: Optional[int] = None, skip_bad: bool = F
             ds = datasets.load_dataset(repo, split=name)
         except ValueError as exc:  # datasets: 'Unknown split "…". Should be one of [...]'
             raise DataError(f"hf://{repo}", "split", f"{name!r}: {exc}") from None
-        part = _collect(iter(ds), f"hf://{repo}:{name}", lambda r, w, n=name: validate_train_row(r, w, n),
-                        skip_bad, limit)
+        part = _collect(ds, f"hf://{repo}:{name}", lambda r, w, n=name: validate_train_row(r, w, n),
+                        skip_bad, limit, seed)
         out.extend(part)
     return out
 
 
 def load_train_files(files: Iterable[str], *, limit: Optional[int] = None, skip_bad: bool = False,
-                     leave_out: Optional[str] = None, root: Union[str, Path, None] = None) -> LoadedRows:
-    """Every training file of a config; ``leave_out`` drops one dataset, for the diversity runs, and says so."""
+                     leave_out: Optional[str] = None, root: Union[str, Path, None] = None,
+                     seed: Optional[int] = None) -> LoadedRows:
+    """Every training file of a config; ``leave_out`` drops one dataset, for the diversity runs, and says so;
+    ``limit`` with ``seed``: a seeded sample of each file (each Hub split), said in the report."""
     out = LoadedRows([], [], "")
     for f in files:
         path = f  # as given (cwd-relative), else relative to ``root`` (the repo, for a notebook run elsewhere)
         if not str(f).startswith("hf://") and not Path(f).exists() and root is not None:
             path = Path(root) / f
-        out.extend(load_train(path, limit=limit, skip_bad=skip_bad))
+        out.extend(load_train(path, limit=limit, skip_bad=skip_bad, seed=seed))
     if leave_out:
         kept = [r for r in out.rows if r["dataset"] != leave_out]
         if len(kept) == len(out.rows):

@@ -75,6 +75,11 @@ def find_benchmarks(names: Iterable[str]) -> list[Benchmark]:
     return out
 
 
+def benchmark_sizes(names: Iterable[str]) -> dict:
+    """``{"Name:task": rows}`` of the named benchmarks: what the planner counts generations from."""
+    return {f"{b.name}:{b.task}": b.size for b in find_benchmarks(names)}
+
+
 def benchmark_path(bench: Benchmark, local_dirs: Iterable[Union[str, Path]] = (), download_to: Optional[Path] = None
                    ) -> Path:
     """The bundled file, a file in ``local_dirs``, or (Colab) the public copy downloaded once into ``download_to``."""
@@ -212,18 +217,17 @@ def confusion(score: Score) -> list[list[int]]:
 
 
 def plot_report(report: Report, out: Union[str, Path], mode: str = "corrected") -> list[Path]:
-    """One PNG a task: F1 per benchmark beside its confusion matrices."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """One PNG a task: F1 per benchmark beside its confusion matrices (matplotlib's Figure API: no pyplot, so the
+    notebook's own backend and figures are left as they are)."""
+    from matplotlib.figure import Figure
 
     paths = []
     for task in ("request", "response", "completion"):
         scores = [s for s in report.scores if s.task == task and s.mode == mode]
         if not scores:
             continue
-        fig, axes = plt.subplots(1, 1 + len(scores), figsize=(4 + 2.6 * len(scores), 3.2), squeeze=False)
+        fig = Figure(figsize=(4 + 2.6 * len(scores), 3.2))
+        axes = fig.subplots(1, 1 + len(scores), squeeze=False)
         ax = axes[0][0]
         ax.bar([s.name for s in scores], [s.f1 for s in scores], color="#4C72B0")
         ax.set_ylim(0, 100)
@@ -242,7 +246,6 @@ def plot_report(report: Report, out: Union[str, Path], mode: str = "corrected") 
         fig.tight_layout()
         path = Path(out) / f"f1_{task}.png"
         fig.savefig(path, dpi=100)
-        plt.close(fig)
         paths.append(path)
     return paths
 
@@ -259,13 +262,11 @@ def compare(before: Report, after: Report, mode: str = "corrected") -> list[dict
 
 
 def plot_compare(rows: list[dict], path: Union[str, Path], labels=("before", "after")) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the notebook's backend stays as it is
 
     avg = [r for r in rows if r["benchmark"] == "weighted average"]
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    fig = Figure(figsize=(5.5, 3.2))
+    ax = fig.subplots()
     x = range(len(avg))
     ax.bar([i - 0.2 for i in x], [r["before"] or 0 for r in avg], 0.4, label=labels[0])
     ax.bar([i + 0.2 for i in x], [r["after"] or 0 for r in avg], 0.4, label=labels[1])
@@ -275,18 +276,26 @@ def plot_compare(rows: list[dict], path: Union[str, Path], labels=("before", "af
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Path(path)
 
 
 def holdout_check(config: GRConfig, loaded, rows: list, name: str, progress: bool = True) -> dict:
     """On training-format rows kept out of R-SFT: the share of outputs that parse strictly, and how often each
-    parsed answer matches the gold label. What R-SFT teaches first is the format; this measures it."""
+    parsed answer matches the gold label. What R-SFT teaches first is the format; this measures it, on a seeded
+    sample of ``config.holdout_check_limit`` rows (the same rows for every variant)."""
     from .generate import GenerationSettings, run_predictions
     from .traces import parse_trace
 
     items = [{"id": i, "input": r["input"], "instruction": r.get("instruction"), "label": r["output"]}
              for i, r in enumerate(rows)]
+    limit = config.holdout_check_limit
+    if limit is not None and len(items) > limit:
+        import random
+
+        keep = set(random.Random(config.seed).sample(range(len(items)), limit))
+        print(f"held-out check of {name}: a seeded sample of {limit} of the {len(items)} held-out rows "
+              "(holdout_check_limit)")
+        items = [it for it in items if it["id"] in keep]
     path = config.layout.eval_dir(name) / "holdout" / "generated_predictions.jsonl"
     preds = run_predictions(loaded, items, path, GenerationSettings.greedy(config), config.prompt_format,
                             progress=progress)

@@ -113,10 +113,15 @@ def run_predictions(loaded, items: list[dict], out_path: Union[str, Path], setti
     if done:
         print(f"{out_path.name}: {len(done)} items already generated, {len(todo)} to go")
     chunk = chunk or max(settings.batch_size * 4, 1)
+    bar, eta = _progress(out_path, len(items), len(done), len(todo), progress)
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
         texts = [guard_text(loaded.tokenizer, it["input"], prompt_format, it.get("instruction")) for it in part]
-        outs = generate(loaded, texts, settings, progress=progress)
+        outs = generate(loaded, texts, settings, progress=False)
+        if bar is not None:
+            bar.update(len(part))
+        if eta is not None:
+            eta.update(len(part))
         with out_path.open("a", encoding="utf-8") as f:
             for it, text, samples in zip(part, texts, outs):
                 row = {"id": it["id"], "prompt": raw_prompt(it["input"], it.get("instruction") or INSTRUCTION),
@@ -126,5 +131,21 @@ def run_predictions(loaded, items: list[dict], out_path: Union[str, Path], setti
                 if it.get("dataset"):
                     row["dataset"] = it["dataset"]
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if bar is not None:
+        bar.close()
     by_id = {r["id"]: r for r in read_jsonl(out_path)}
     return [by_id[it["id"]] for it in items if it["id"] in by_id]
+
+
+def _progress(out_path: Path, total: int, done: int, todo: int, show: bool):
+    """One bar for the whole file (its benchmark's name, every item, the time left), kept on screen when it ends,
+    and an ETA line after the first chunk: a plan checked against this machine while the stage runs."""
+    if not show or not todo:
+        return None, None
+    from tqdm.auto import tqdm
+
+    from .progress import Eta
+
+    name = out_path.parent.name if out_path.stem == "generated_predictions" else out_path.stem
+    bar = tqdm(total=total, initial=done, desc=name, unit="item", leave=True)
+    return bar, Eta(name, todo, after=1, every=600.0)

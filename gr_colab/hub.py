@@ -79,7 +79,7 @@ GuardReasoner (Liu et al., 2025, arXiv 2501.18492). Trained with the gr-colab co
 
 ## Training
 - Base model: `{base}` ({'4-bit ' if config.load_in_4bit else ''}LoRA r={config.lora_r}, alpha={config.lora_alpha})
-- Data: {', '.join(config.train_files)}{f' (at most {config.train_limit} rows per file)' if config.train_limit else ''}
+- Data: {', '.join(config.train_files)}{f' (a seeded sample of at most {config.train_limit} rows per file, seed {config.seed})' if config.train_limit else ''}
 - Stages: reasoning SFT (R-SFT); hard-sample DPO (HS-DPO, beta {config.hsdpo_beta}, SFT weight
   {config.hsdpo_sft_weight}, per-pair weights in {config.hsdpo_weight_range}) where run.
 - Prompt format: `{config.prompt_format}` (the tokenizer's chat template; one user turn holding the instruction and

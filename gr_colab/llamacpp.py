@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
+from .progress import run_with_progress
 from .runtime import REPO_ROOT, atomic_path
 
 VERSION = "0.3.36"  # llama-cpp-python; its sdist vendors the llama.cpp whose converter is used
@@ -64,7 +65,9 @@ def ensure_tools(run=None) -> Path:
     On Colab the kit's own ``scripts/install_llamacpp.sh`` runs (one route for every machine: the sdist's converter,
     no compile, for f16 and q8_0; the quantizer for q4_k_m compiles llama.cpp once, about 8 minutes on Colab's 2
     cores) into a folder on Drive when Drive is mounted, so after a reconnect the built wheel is reinstalled in
-    seconds instead of compiled again. Its output is streamed as progress.
+    seconds instead of compiled again. The wheel is portable (``-DGGML_NATIVE=OFF``) and carries a record of what
+    it was built for; the next VM rebuilds it when the record does not match (:mod:`gr_colab.llamacpp_build`).
+    Its output is streamed as progress (a line every 30 s during the download and the compile).
     """
     missing = None
     try:
@@ -80,7 +83,8 @@ def ensure_tools(run=None) -> Path:
     dest = os.environ.get(ENV_VAR) or (f"{DRIVE_RUNS}/llama.cpp-{VERSION}" if os.path.ismount(DRIVE_ROOT) or
                                        Path(DRIVE_ROOT, "MyDrive").is_dir() else f"/content/llama.cpp-{VERSION}")
     print(f"llama.cpp is not installed ({missing}). Installing it into {dest}: the converter takes a minute; the "
-          "quantizer compiles once (about 8 minutes on Colab), and the build is kept there for the next session.",
+          "quantizer compiles once (about 8 minutes on Colab, a progress line every 30 s), for any x86-64 CPU with AVX2 "
+          "(not only this VM's), and the build is kept there, with what it was built for, for the next session.",
           flush=True)
     env = {**os.environ, ENV_VAR: dest, "PY": sys.executable}
     cmd = ["bash", str(REPO_ROOT / "scripts" / "install_llamacpp.sh")]
@@ -124,13 +128,13 @@ def convert_to_gguf(hf_dir: PathLike, out_path: PathLike, outtype: str = "f16", 
     env.pop("NO_LOCAL_GGUF", None)
     with atomic_path(out_path) as partial:
         cmd = [sys.executable, str(script), str(hf_dir), "--outfile", str(partial), "--outtype", outtype]
-        try:
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
+        try:  # a minute or more for a 1B model: a progress line every 30 s, its last output line in it
+            code, output = run_with_progress(cmd, f"converting to GGUF ({outtype})", env=env, timeout=timeout)
+        except TimeoutError as exc:
             raise RuntimeError(f"llama.cpp's converter did not finish in {timeout} s") from exc
-        if proc.returncode != 0 or not partial.is_file():
-            raise RuntimeError(f"llama.cpp's converter failed (exit {proc.returncode}) on {hf_dir} → {outtype}:\n"
-                               f"{_tail(proc.stderr or proc.stdout)}")
+        if code != 0 or not partial.is_file():
+            raise RuntimeError(f"llama.cpp's converter failed (exit {code}) on {hf_dir} → {outtype}:\n"
+                               f"{_tail(output)}")
     return out_path
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable, Optional, Union
 
 from .ollama import Modelfile, OllamaGuard
+from .progress import heartbeat
 from .prompts import format_input
 
 OLLAMA_HOST = "http://127.0.0.1:11434"  # where `ollama serve` listens by default
@@ -150,9 +151,10 @@ class OllamaServer:
         """Ollama's official install script, once a session (skipped when ``ollama`` is already on the PATH)."""
         if shutil.which("ollama"):
             return
-        print("installing Ollama (its official script, about a minute)...")
+        print("installing Ollama (its official script, about a minute; a progress line every 30 s)...")
         for cmd in ([PREREQ_COMMAND] if not shutil.which("zstd") else []) + [INSTALL_COMMAND]:
-            done = self._run(cmd, shell=True, capture_output=True, text=True)
+            with heartbeat(f"installing Ollama: {cmd.split('&&')[-1].strip()[:40]}"):
+                done = self._run(cmd, shell=True, capture_output=True, text=True)
             if done.returncode != 0:
                 raise OllamaServiceError(f"`{cmd}` failed ({done.returncode}):\n"
                                          + "\n".join((done.stdout + done.stderr).splitlines()[-20:]))

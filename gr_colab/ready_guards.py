@@ -126,6 +126,10 @@ def compare_with_ready_guards(config, student_report, guards=NOTEBOOK_GUARDS, be
     (gated, no token) is skipped with its reason; the others still run."""
     import torch
 
+    if not config.compare_ready_guards:
+        print("skipped: the ready-guard comparison is opt-in (each guard is another evaluation's worth of "
+              "generations on the T4); set compare_ready_guards=True in the config cell to run it")
+        return None
     if config.is_twin or not torch.cuda.is_available():
         why = "this run is the CPU twin" if config.is_twin else "no CUDA GPU is visible"
         print(f"skipped: {why}; the ready guards are 0.6-1B models downloaded from the Hub, compared on a Colab GPU "

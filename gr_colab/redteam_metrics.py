@@ -327,14 +327,12 @@ def plot_metrics(iterations: list, hardening: dict, path: Union[str, Path]) -> O
     """Failure rate, diversity, failures and duplicates over the iterations, as one PNG."""
     if not iterations:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the notebook's backend stays as it is
 
     xs = [it["iteration"] for it in iterations]
     get = lambda key: [it.get(key) if it.get(key) is not None else float("nan") for it in iterations]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    fig = Figure(figsize=(13, 3.4))
+    axes = fig.subplots(1, 3)
     axes[0].plot(xs, get("failure_rate"), marker="o", label="fresh proposals")
     for key, style in (("failure_rate_before", "--"), ("failure_rate_after", ":")):
         if hardening.get(key) is not None:
@@ -357,7 +355,6 @@ def plot_metrics(iterations: list, hardening: dict, path: Union[str, Path]) -> O
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 

@@ -37,7 +37,7 @@ def training_rows(config: GRConfig, root: Optional[Path] = None) -> tuple[list, 
         loaded = load_policy_data(_resolve(config.train_files[0], root), skip_bad=config.skip_bad_rows)
     else:
         loaded = load_train_files(config.train_files, limit=config.train_limit, skip_bad=config.skip_bad_rows,
-                                  leave_out=config.leave_out, root=root)
+                                  leave_out=config.leave_out, root=root, seed=config.seed)
     rows = loaded.rows
     if config.reasoning != "full" and config.task_format == "guardreasoner":  # the reasoning budget
         from .data import answers_only, conclusions_only

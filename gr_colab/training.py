@@ -283,12 +283,10 @@ def save_curves(history: list, out: Path, title: str) -> tuple[Path, Optional[Pa
               and not k.startswith("train_")]
     if not series:
         return csv_path, None
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: a student's own plt.show() keeps the notebook's backend
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(series), figsize=(4.5 * len(series), 3.2), squeeze=False)
+    fig = Figure(figsize=(4.5 * len(series), 3.2))
+    axes = fig.subplots(1, len(series), squeeze=False)
     for ax, key in zip(axes[0], series):
         pts = [(h["step"], h[key]) for h in history if key in h and "step" in h]
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".")
@@ -298,5 +296,4 @@ def save_curves(history: list, out: Path, title: str) -> tuple[Path, Optional[Pa
     fig.tight_layout()
     png_path = out / "curves.png"
     fig.savefig(png_path, dpi=100)
-    plt.close(fig)
     return csv_path, png_path

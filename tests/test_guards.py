@@ -273,7 +273,9 @@ def test_the_notebook_comparison_skips_cleanly_on_the_cpu_twin(capsys):
     from gr_colab.evaluate import Report
     from gr_colab.ready_guards import compare_with_ready_guards
 
-    assert compare_with_ready_guards(GRConfig.load("cpu-tiny"), Report([])) is None
+    assert compare_with_ready_guards(GRConfig.load("cpu-tiny"), Report([])) is None  # opt-in: off by default
+    assert "skipped: the ready-guard comparison is opt-in" in capsys.readouterr().out
+    assert compare_with_ready_guards(GRConfig.load("cpu-tiny", compare_ready_guards=True), Report([])) is None
     assert "skipped: this run is the CPU twin; the ready guards" in capsys.readouterr().out
 
 

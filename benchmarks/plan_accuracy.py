@@ -1,0 +1,149 @@
+"""Does the plan hold? Planned against measured minutes per stage on the CPU lanes (issue 22: goal ±30 %).
+
+cpu-tiny runs end to end with its preset's counts; cpu-270m (the real Gemma 3 270M) runs every stage at small
+counts. The plan is the one ``gr-colab plan`` makes (``gr_colab.budget.plan_stages`` on the "CPU" device), with the
+mean row length the prepare stage measured. Each lane starts from an empty run folder.
+
+    python benchmarks/plan_accuracy.py [--lanes cpu-tiny cpu-270m] [--run-root runs/bench-plan-accuracy]
+    python benchmarks/plan_accuracy.py --calibrate   # the primitive costs the CPU constants come from
+
+``--calibrate`` measures what ``gr_colab.timing.DEVICES["CPU"]`` rests on, apart from whole stages: the twin's
+decode step (the per-step floor), the 270M's decode step at batch 1 and 8 (weight reads, per-row FLOPs) and LoRA
+training steps of both at two lengths (FLOP rate, per-step overhead). Time on a shared machine is noisy: say so.
+"""
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from gr_colab.budget import plan_stages
+from gr_colab.config import GRConfig
+from gr_colab.evaluate import benchmark_sizes
+from gr_colab.pipeline import RUN_ORDER, run_stage
+
+# cpu-270m at small counts: every stage runs, in minutes rather than hours
+SMALL_270M = dict(rsft_max_steps=4, eval_limit=2, eval_benchmarks=["SimpleSafetyTests", "XSTestResponseRefusal"],
+                  holdout_check_limit=4, mine_limit=4, hsdpo_max_steps=2, max_new_tokens=48, gguf_types=["q8_0"])
+LANES = {"cpu-tiny": {}, "cpu-270m": SMALL_270M}
+
+
+def run_lane(preset: str, run_dir: Path) -> list:
+    """Rows of (stage, planned min, measured min) for one lane, run from scratch."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    config = GRConfig.load(preset, run_dir=str(run_dir), **LANES[preset])
+    sizes = benchmark_sizes(config.eval_benchmarks)
+    measured, evals = {}, 0
+    planned = None
+    for stage in RUN_ORDER:
+        summary = run_stage(config, stage)
+        key = stage
+        if stage == "eval":
+            evals += 1
+            key = "eval" if evals == 1 else "eval (hsdpo)"
+        measured[key] = summary["measured"]["seconds"] / 60
+        if stage == "prepare":  # the plan, with the mean row length prepare measured, before anything trains
+            planned = plan_stages(config, "CPU", sizes, mean_tokens=summary.get("mean_tokens"))
+    rows = [(k, planned.get(k), v) for k, v in measured.items()]
+    return rows
+
+
+def table(preset: str, rows: list) -> str:
+    lines = [f"## {preset}", "| stage | planned min | measured min | measured / planned |", "|---|---|---|---|"]
+    for stage, plan, real in rows:
+        ratio = f"{real / plan:.2f}" if plan else "(not planned)"
+        lines.append(f"| {stage} | {plan:.2f} | {real:.2f} | {ratio} |" if plan is not None
+                     else f"| {stage} | – | {real:.2f} | {ratio} |")
+    planned = sum(p for _, p, _ in rows if p)
+    real = sum(r for s, p, r in rows if p)
+    lines.append(f"| all planned stages | {planned:.2f} | {real:.2f} | {real / planned:.2f} |")
+    return "\n".join(lines)
+
+
+def _timed(fn, repeat: int = 2) -> float:
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def calibrate(run_root: Path) -> dict:
+    """The primitive costs on this machine, and the CPU constants they imply (see gr_colab.timing)."""
+    import torch
+
+    from gr_colab.budget import arch_of
+    from gr_colab.models import load_model
+
+    torch.manual_seed(0)
+    out = {}
+    for preset in ("cpu-tiny", "cpu-270m"):
+        config = GRConfig.load(preset, run_dir=str(run_root / f"calibrate-{preset}"))
+        params = arch_of(config).params()["total"]
+        loaded = load_model(config, trainable=False)
+        model = loaded.model.eval()
+
+        def decode(batch, new):
+            ids = torch.randint(10, 1000, (batch, 32))
+            with torch.inference_mode():
+                model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new,
+                               min_new_tokens=new, do_sample=False, temperature=None, top_p=None, top_k=None,
+                               pad_token_id=0)
+
+        for batch in (1, 8):
+            step = (_timed(lambda: decode(batch, 33)) - _timed(lambda: decode(batch, 1))) / 32
+            out[f"{preset} decode step b={batch} (ms)"] = round(step * 1e3, 2)
+        del loaded, model
+        train = load_model(config, trainable=True).model.train()
+
+        def step(tokens):
+            ids = torch.randint(10, 1000, (2, tokens))
+            loss = train(input_ids=ids, labels=ids).loss
+            loss.backward()
+            train.zero_grad(set_to_none=True)
+
+        short, long = _timed(lambda: step(64)), _timed(lambda: step(256))
+        out[f"{preset} train step b=2 T=64 (s)"] = round(short, 3)
+        out[f"{preset} train step b=2 T=256 (s)"] = round(long, 3)
+        out[f"{preset} params"] = params
+        del train
+    p = out["cpu-270m params"]
+    rate = 4 * p * 2 * (256 - 64) / (out["cpu-270m train step b=2 T=256 (s)"] - out["cpu-270m train step b=2 T=64 (s)"])
+    overhead = out["cpu-tiny train step b=2 T=64 (s)"] - 4 * out["cpu-tiny params"] * 2 * 64 / rate
+    floor = out["cpu-tiny decode step b=1 (ms)"] / 1e3  # 2 layers, tiny weights: the per-step floor
+    per_row = (out["cpu-270m decode step b=8 (ms)"] - out["cpu-270m decode step b=1 (ms)"]) / 7 / 1e3
+    rest = out["cpu-270m decode step b=1 (ms)"] / 1e3 - floor - 2 * p / rate
+    out["implied"] = {"tflops32 (train FLOP rate)": round(rate / 1e12, 4),
+                      "train_step_s": round(max(overhead, 0.0), 3),
+                      "decode floor s (step_ms + 2 x layer_ms)": round(floor, 4),
+                      "decode FLOP rate from per-row cost (TFLOPS)": round(2 * p / per_row / 1e12, 4) if per_row > 0
+                      else None,
+                      "270M step beyond floor and FLOPs (s): weight reads + 16 more layers' overhead": round(rest, 4)}
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lanes", nargs="+", default=list(LANES), choices=list(LANES))
+    parser.add_argument("--run-root", default="runs/bench-plan-accuracy")
+    parser.add_argument("--calibrate", action="store_true")
+    args = parser.parse_args()
+    root = Path(args.run_root)
+    if args.calibrate:
+        print(json.dumps(calibrate(root), indent=2))
+        return 0
+    report = []
+    for preset in args.lanes:
+        rows = run_lane(preset, root / preset)
+        report.append(table(preset, rows))
+        print(report[-1], flush=True)
+    (root / "plan_accuracy.md").write_text("\n\n".join(report) + "\n")
+    print(f"written: {root / 'plan_accuracy.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
