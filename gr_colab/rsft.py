@@ -17,7 +17,7 @@ from typing import Optional
 
 from .config import GRConfig
 from .data import load_train_files, split_holdout, to_sft_rows
-from .training import Finished, callbacks, device_args, finish, resume_point
+from .training import Finished, callbacks, device_args, finish, grad_accum, resume_point
 
 
 @dataclass
@@ -58,7 +58,8 @@ def trainer_args(config: GRConfig, output_dir: Path, device: str, dataset_text_f
     kwargs = dict(
         output_dir=str(output_dir),
         per_device_train_batch_size=config.rsft_batch_size,
-        gradient_accumulation_steps=config.rsft_grad_accum,
+        gradient_accumulation_steps=grad_accum(config.rsft_batch_size, config.rsft_grad_accum,
+                                               config.rsft_effective_batch, "R-SFT"),
         learning_rate=config.rsft_learning_rate,
         num_train_epochs=config.rsft_epochs,
         max_steps=config.rsft_max_steps,
@@ -78,23 +79,47 @@ def trainer_args(config: GRConfig, output_dir: Path, device: str, dataset_text_f
     return SFTConfig(**kwargs)
 
 
-def build_trainer(config: GRConfig, loaded, rows: list, output_dir: Path):
-    """The SFTTrainer for this backend; the same rows and masking rule either way."""
+def mask_parts(tokenizer, sft_rows: list, prompt_format: str) -> tuple[str, str]:
+    """What Unsloth's response-only masking looks for around each completion: the chat template's user and assistant
+    markers; for raw text rows that all begin and end alike (the red-team proposer's few-shot lists: the header, the
+    next list number), the first line they share and the last."""
+    import os
+
+    if prompt_format == "raw":
+        prompts = [r["prompt"] for r in sft_rows]
+        start = os.path.commonprefix(prompts).split("\n")[0]
+        end = os.path.commonprefix([p[::-1] for p in prompts])[::-1].split("\n")[-1]
+        if start.strip() and end.strip():
+            return start, end
+    from .models import template_parts
+
+    return template_parts(tokenizer)
+
+
+def build_trainer(config: GRConfig, loaded, rows: list, output_dir: Path, sft_rows: Optional[list] = None):
+    """The SFTTrainer for this backend; the same rows and masking rule either way. ``sft_rows``: prompt/completion
+    rows built already (the red-team proposer's warm-up) instead of guard ``rows``."""
     from datasets import Dataset
     from trl import SFTTrainer
 
-    sft_rows = to_sft_rows(rows, config.prompt_format)
+    sft_rows = to_sft_rows(rows, config.prompt_format) if sft_rows is None else sft_rows
     if loaded.backend == "unsloth":
         from . import unsloth_backend
-        from .models import template_parts
 
         texts = [loaded.tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=False)
                  for r in sft_rows] if config.prompt_format == "chat" else \
             [r["prompt"] + r["completion"] + loaded.tokenizer.eos_token for r in sft_rows]
+        # Tokenized here so there is one BOS whatever the backend: the chat template writes it, and tokenizing the
+        # text again would add a second (Unsloth's GPU SFT drops it, unsloth_zoo/dataset_utils.py 2816-2826; its CPU
+        # backend and stock TRL do not). Both skip their own tokenization for an input_ids column.
+        tok, bos = loaded.tokenizer, loaded.tokenizer.bos_token
+        ids = [tok(t, add_special_tokens=not (bos and t.startswith(bos)), truncation=True,
+                   max_length=config.max_seq_length)["input_ids"] for t in texts]
         args = trainer_args(config, output_dir, loaded.device, dataset_text_field="text")
-        trainer = SFTTrainer(model=loaded.model, args=args, train_dataset=Dataset.from_dict({"text": texts}),
+        trainer = SFTTrainer(model=loaded.model, args=args, train_dataset=Dataset.from_dict({"input_ids": ids}),
                              processing_class=loaded.tokenizer, callbacks=callbacks())
-        return unsloth_backend.train_on_responses_only(trainer, *template_parts(loaded.tokenizer))
+        return unsloth_backend.train_on_responses_only(trainer, *mask_parts(loaded.tokenizer, sft_rows,
+                                                                              config.prompt_format))
     args = trainer_args(config, output_dir, loaded.device)
     return SFTTrainer(model=loaded.model, args=args, train_dataset=Dataset.from_list(sft_rows),
                       processing_class=loaded.tokenizer, callbacks=callbacks())
