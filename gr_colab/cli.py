@@ -98,11 +98,17 @@ def cmd_report(args) -> int:
 
 def cmd_serve(args) -> int:
     """The exported guard behind llama.cpp: /v1/moderate, and /v1/chat/completions in front of --upstream."""
+    from .guard_service import API_KEY_ENV
+    from .runtime import secret
     from .serve import serve
 
+    if bool(args.gguf) == bool(args.guard_url):
+        raise ValueError("serve: give --gguf (the guard in llama.cpp, in this process) or --guard-url (a guard on an "
+                         "OpenAI-compatible server, e.g. vllm serve), not both")
     serve(args.gguf, host=args.host, port=args.port, upstream=args.upstream, n_ctx=args.n_ctx,
           max_tokens=args.max_tokens, max_queue=args.max_queue, block_unparsed=args.block_unparsed,
-          n_threads=args.threads)
+          n_threads=args.threads, api_key=args.api_key or secret(API_KEY_ENV), guard_url=args.guard_url,
+          guard_model=args.guard_model)
     return 0
 
 
@@ -140,6 +146,11 @@ def cmd_plan(args) -> int:
     print(plan_export(config, gpus[0]).summary())
     print(f"per notebook on a {gpus[0]}:")
     print("\n".join(plan_session(config, gpus[0], sizes=sizes)))
+    if args.gpus:  # a multi-GPU node (docs/scale.md)
+        from .budget import plan_node
+
+        for stage in ("rsft", "hsdpo"):
+            print(plan_node(config, gpus=args.gpus, stage=stage, samples=args.samples).summary())
     return 0
 
 
@@ -190,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="estimate memory and time on a T4 and an A100")
     common(p)
     p.add_argument("--samples", type=int, default=None)
+    p.add_argument("--gpus", type=int, default=None, help="also plan a node of this many A100 80 GB (per GPU, "
+                   "LoRA under DDP or, with finetune: full, ZeRO-3)")
     p.set_defaults(func=cmd_plan)
     p = sub.add_parser("fields", help="the config's fields: default, what each is for, what it allows")
     p.add_argument("name", nargs="?", help="one field (default: all)")
@@ -202,7 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "with its parser (gr_colab.guards)")
     p.set_defaults(func=cmd_score)
     p = sub.add_parser("serve", help="serve an exported GGUF guard over HTTP (llama.cpp)")
-    p.add_argument("--gguf", required=True, help="the exported guard, e.g. runs/t4-270m/export/gguf/*-q4_k_m.gguf")
+    p.add_argument("--gguf", help="the exported guard, e.g. runs/t4-270m/export/gguf/*-q4_k_m.gguf")
+    p.add_argument("--guard-url", help="instead of --gguf: a guard on an OpenAI-compatible server (e.g. `vllm serve "
+                   "runs/<preset>/export/merged`, continuous batching), its base URL http://host:port/v1; its key, "
+                   "if any, from GR_COLAB_GUARD_API_KEY")
+    p.add_argument("--guard-model", help="the model name the guard server knows the guard by (default: guard)")
+    p.add_argument("--api-key", help="require Authorization: Bearer <key> on /v1 (default: the GR_COLAB_API_KEY "
+                   "environment variable or Colab secret, which keeps the key out of the process list); needed to "
+                   "listen beyond 127.0.0.1")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--upstream", help="an OpenAI-compatible chat endpoint to screen (e.g. http://127.0.0.1:11434/v1)")

@@ -37,7 +37,8 @@ def _f(default: Any, help: str, **rules) -> Any:
 class GRConfig:
     # --- where and what ------------------------------------------------------------------------------------------
     preset: str = _f("cpu-tiny", "the named starting point (gr_colab.presets): cpu-tiny, cpu-270m, t4-270m, t4-1b, "
-                     "t4-3b, a100-8b; a notebook's 'auto' picks t4-270m on a GPU, cpu-tiny without")
+                     "t4-3b, a100-8b, multi-gpu-8b, full-8b-zero3 (docs/scale.md); a notebook's 'auto' picks "
+                     "t4-270m on a GPU, cpu-tiny without")
     run_dir: str = _f("runs/cpu-tiny", "every stage writes its files here (on Colab a Drive folder, which survives "
                       "a disconnect); gr_colab.runs.RunLayout says what is where")
     seed: int = _f(0, "one seed for the held-out split, training, sampling and the chapters' splits")
@@ -84,6 +85,9 @@ class GRConfig:
                                     "same benchmarks (a GPU and the Hub; each about as long as one evaluation of "
                                     "your guard: `gr-colab plan`); False: the cell says it skipped")
     # --- LoRA ----------------------------------------------------------------------------------------------------
+    finetune: str = _f("lora", "lora: a LoRA adapter on a frozen base (every preset but one); full: every weight "
+                       "trained, as the paper did (8B needs ZeRO-3 or FSDP over several GPUs: full-8b-zero3); the "
+                       "stage's 'adapter' folder then holds the whole model", choices=("lora", "full"))
     lora_r: int = _f(16, "LoRA rank: the adapter's capacity (the official R-SFT is full fine-tuning)", ge=1)
     lora_alpha: int = _f(16, "LoRA scaling numerator: the update is scaled by lora_alpha / lora_r", ge=1)
     lora_dropout: float = _f(0.0, "dropout on the LoRA input (0: Unsloth's fast path)", ge=0, lt=1)
@@ -370,6 +374,8 @@ def _validate(cfg: GRConfig) -> None:
 
 def field_help(name: Optional[str] = None) -> str:
     """Every field (or one) with its default, what it is for and what it allows: the config's documentation."""
+    if cfg.load_in_4bit and cfg.finetune == "full":
+        raise ConfigError("finetune: 'full' trains every weight, which a 4-bit base cannot; set load_in_4bit: false")
     lines = []
     for f in dataclasses.fields(GRConfig):
         if name and f.name != name:

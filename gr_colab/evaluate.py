@@ -13,6 +13,7 @@ from typing import Iterable, Optional, Union
 from .config import GRConfig
 from .data import load_benchmark
 from .metrics import METRIC_MODES, Score, canonical_task, score_predictions, weighted_average
+from .dist import is_main
 from .runtime import SAMPLE_DATA, atomic_write_json, atomic_write_text
 
 PUBLIC_BASE = "https://raw.githubusercontent.com/yueliu1999/GuardReasoner/main/data/benchmark/"
@@ -204,9 +205,10 @@ def evaluate(config: GRConfig, loaded, name: str, benchmarks: Optional[list[str]
     report = score_run(out, benches)
     for warning in report.warnings():
         print(f"== evaluate {name}: {warning}")
-    atomic_write_json(out / "report.json", report.to_json())
-    atomic_write_text(out / "report.md", report.markdown())
-    plot_report(report, out)
+    if is_main():  # under a launcher the pipeline evaluates on the main process only; this guards direct calls
+        atomic_write_json(out / "report.json", report.to_json())
+        atomic_write_text(out / "report.md", report.markdown())
+        plot_report(report, out)
     return report
 
 

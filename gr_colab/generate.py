@@ -55,7 +55,10 @@ def encode_text(tokenizer, text: str) -> list[int]:
 
 
 def generate(loaded, texts: list[str], settings: GenerationSettings, progress: bool = True) -> list[list[str]]:
-    """For each text, ``settings.num_samples`` continuations (decoded without special tokens), in input order."""
+    """For each text, ``settings.num_samples`` continuations (decoded without special tokens), in input order.
+    A guard served elsewhere (:class:`gr_colab.vllm_backend.VLLMGuard`) answers through its own ``generate_texts``."""
+    if hasattr(loaded, "generate_texts"):
+        return loaded.generate_texts(texts, settings, progress=progress)
     import torch
     from tqdm.auto import tqdm
 

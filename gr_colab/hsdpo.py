@@ -211,7 +211,7 @@ def train_hsdpo(config, loaded, pairs: list[dict], out_dir: Union[str, Path]) ->
     finally:  # TRL's frozen reference copy: not part of the result, and a rerun on this model would re-add it
         if "ref" in getattr(model, "peft_config", {}):
             model.delete_adapter("ref")
-    active = model.active_adapter
+    active = model.active_adapter if hasattr(model, "peft_config") else None  # None: a full fine-tune, no adapter
     done = finish(trainer, loaded.tokenizer, out, "HS-DPO", {"pairs": len(rows)},
-                  adapters=[active] if isinstance(active, str) else list(active))
+                  adapters=None if active is None else [active] if isinstance(active, str) else list(active))
     return HSDPOResult(**vars(done))

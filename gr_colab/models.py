@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from .config import GEMMA_270M, ConfigError, GRConfig
+from .dist import local_rank
 from .runtime import SAMPLE_DATA
 
 
@@ -159,23 +160,26 @@ def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainab
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve_model_path(config)
+    if adapter is not None and is_full_model(adapter):  # a full fine-tune's folder: the whole model, no adapter
+        path, adapter = str(adapter), None
     tokenizer = AutoTokenizer.from_pretrained(path)
     prepare_tokenizer(tokenizer)
     kwargs: dict = {"dtype": dtype, "use_safetensors": True}  # never a pickle from outside
+    gpu = f"cuda:{local_rank()}"  # under a launcher, this process's GPU (not every process on GPU 0)
     if config.load_in_4bit and device == "cuda":
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype,
             bnb_4bit_use_double_quant=True)
-        kwargs["device_map"] = {"": 0}
+        kwargs["device_map"] = {"": gpu}
     torch.manual_seed(config.seed)
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if device == "cuda" and "device_map" not in kwargs:
-        model.to("cuda")
+        model.to(gpu)
     if adapter is not None:
         model = PeftModel.from_pretrained(model, str(adapter), is_trainable=trainable)
-    elif trainable:
+    elif trainable and config.finetune == "lora":  # finetune: full trains the model itself
         if config.load_in_4bit and device == "cuda":
             from peft import prepare_model_for_kbit_training
 
@@ -186,6 +190,12 @@ def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainab
     if not trainable:
         model.eval()
     return LoadedModel(model, tokenizer, backend, device, dtype, reason, path)
+
+
+def is_full_model(folder: Union[str, Path]) -> bool:
+    """A stage's model folder holds a whole model (``finetune: full``), not a PEFT adapter."""
+    folder = Path(folder)
+    return not (folder / "adapter_config.json").is_file() and (folder / "config.json").is_file()
 
 
 def prepare_tokenizer(tokenizer):

@@ -17,6 +17,7 @@ from .runs import is_complete as _folder_complete
 from .runtime import REPO_ROOT, read_jsonl, write_jsonl
 
 STAGES = ("prepare", "rsft", "eval", "mine", "hsdpo", "export")
+TRAINING_STAGES = ("rsft", "hsdpo")  # under a launcher every process runs these (the Trainer shards the data)
 RUN_ORDER = ("prepare", "rsft", "eval", "mine", "hsdpo", "eval", "export")
 
 
@@ -72,7 +73,7 @@ def rsft(config: GRConfig) -> dict:
 def evaluate_stage(config: GRConfig) -> dict:
     """Every model variant there is (base, R-SFT, HS-DPO) that has not been evaluated: benchmarks + held-out."""
     from .evaluate import Report, compare, evaluate, holdout_check, plot_compare
-    from .models import load_model
+    from .vllm_backend import load_generator
 
     layout = config.layout
     held = read_jsonl(layout.holdout_rows)
@@ -80,7 +81,7 @@ def evaluate_stage(config: GRConfig) -> dict:
     for name, adapter in layout.variants().items():
         if name in done:
             continue
-        loaded = load_model(config, adapter=adapter, trainable=False)
+        loaded = load_generator(config, adapter)  # transformers or vLLM (generation_backend)
         report = evaluate(config, loaded, name)
         done[name] = {"averages": report.averages("corrected"), "official": report.averages("official"),
                       "holdout": holdout_check(config, loaded, held, name)}
@@ -100,7 +101,7 @@ def mine_stage(config: GRConfig) -> dict:
     """Sample k outputs per training item with the R-SFT model, then mine hard samples."""
     from .generate import GenerationSettings, run_predictions
     from .mining import mine, save_pairs
-    from .models import load_model
+    from .vllm_backend import load_generator
 
     layout = config.layout
     rows = read_jsonl(layout.train_rows)
@@ -110,7 +111,7 @@ def mine_stage(config: GRConfig) -> dict:
 
         keep = set(random.Random(config.seed).sample(range(len(items)), config.mine_limit))
         items = [it for it in items if it["id"] in keep]
-    loaded = load_model(config, adapter=layout.adapter("rsft"), trainable=False)
+    loaded = load_generator(config, layout.adapter("rsft"))  # transformers or vLLM (generation_backend)
     samples = run_predictions(loaded, [{**it, "label": it["output"]} for it in items], layout.samples,
                               GenerationSettings.sampling(config), config.prompt_format)
     outputs = {s["id"]: s.get("samples", [s["predict"]]) for s in samples}
@@ -187,17 +188,25 @@ STAGE_FUNCS: dict = {"prepare": prepare, "rsft": rsft, "eval": evaluate_stage, "
 def run_stage(config: GRConfig, stage: str, force: bool = False, **kwargs) -> dict:
     if stage not in STAGE_FUNCS:
         raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+    from . import dist
+
     if stage != "eval" and is_complete(config, stage) and not force:
-        print(f"== {stage}: already complete, skipped ({config.layout.stage(stage) / MARKER})")
+        if dist.is_main():
+            print(f"== {stage}: already complete, skipped ({config.layout.stage(stage) / MARKER})")
         return read_summary(config, stage)
-    print(f"== {stage}")
+    if stage not in TRAINING_STAGES and not dist.is_main():  # one process prepares, generates and exports
+        dist.wait_for_everyone()  # (vLLM spreads one engine over the GPUs itself: tensor_parallel_size)
+        return read_summary(config, stage)
+    print(f"== {stage}" + (f" ({dist.describe()})" if dist.world_size() > 1 else ""))
     from .runtime import Measure
 
     with Measure() as measured:
         summary = STAGE_FUNCS[stage](config, **kwargs)
     print(f"== {stage}: {measured.describe()}")
     kept = {k: v for k, v in summary.items() if k not in ("stage", "finished")}
-    return _finish(config, stage, {**kept, "measured": measured.as_dict()})
+    done = _finish(config, stage, {**kept, "measured": measured.as_dict()})
+    dist.wait_for_everyone()  # the next stage, on any process, reads this one's files
+    return done
 
 
 def run_all(config: GRConfig, stages: Optional[list] = None, push: bool = False,

@@ -69,6 +69,37 @@ PRESETS: dict[str, dict] = {
 }
 
 
+# --- the paper's scale: a multi-GPU node, launched by accelerate (configs/accelerate/, docs/scale.md) ----------------
+def _node(**kw) -> dict:
+    """GuardReasoner's recipe on one node of 4 x A100 80 GB: all four GuardReasonerTrain splits (127K rows), 3 epochs
+    of R-SFT at the paper's effective batch 384, HS-DPO at beta 0.01, lr 5e-6, SFT weight 2.0, 2 epochs, effective
+    batch 256, mining k = 4 at T 0.7 / top_p 0.95, evaluation greedy up to 2,048 tokens, generation on vLLM. The
+    effective batches are targets: the accumulation follows the number of processes of the launch."""
+    base = dict(backend="transformers", load_in_4bit=False, dtype="bfloat16", max_seq_length=2048,
+                optim="adamw_torch", gradient_checkpointing=True, train_files=["hf://yueliu1999/GuardReasonerTrain"],
+                train_limit=None, holdout_fraction=0.01, eval_limit=None, rsft_epochs=3.0, rsft_batch_size=6,
+                rsft_effective_batch=384, rsft_scheduler="cosine", rsft_warmup_steps=0, save_steps=200,
+                logging_steps=10, max_new_tokens=2048, gen_batch_size=64, generation_backend="vllm",
+                tensor_parallel_size=1, mine_k=4, mine_temperature=0.7, mine_top_p=0.95, mine_limit=None,
+                hsdpo_beta=0.01, hsdpo_learning_rate=5e-6, hsdpo_sft_weight=2.0, hsdpo_epochs=2.0,
+                hsdpo_batch_size=1, hsdpo_effective_batch=256, gguf_types=["q8_0", "q4_k_m"])
+    base.update(kw)
+    return base
+
+
+PRESETS.update({
+    # LoRA on Llama 3.1 8B under DDP (configs/accelerate/multi_gpu.yaml): every GPU holds the bf16 base (16 GB).
+    "multi-gpu-8b": _node(preset="multi-gpu-8b", run_dir="runs/multi-gpu-8b",
+                          model_name="unsloth/Meta-Llama-3.1-8B-Instruct", lora_r=64, lora_alpha=64,
+                          rsft_learning_rate=2e-4),
+    # The paper's own setting: a full fine-tune (no LoRA) under DeepSpeed ZeRO-3 (configs/accelerate/
+    # deepspeed_zero3.yaml), lr 5e-5; weights, gradients and Adam states sharded over the GPUs.
+    "full-8b-zero3": _node(preset="full-8b-zero3", run_dir="runs/full-8b-zero3",
+                           model_name="unsloth/Meta-Llama-3.1-8B-Instruct", finetune="full",
+                           rsft_learning_rate=5e-5),
+})
+
+
 # --- MODPO (chapter 09): each preset's values, kept in one block -----------------------------------------------------
 # The CPU presets train on the bundled sample for a few steps each; the GPU presets on a slice of PKU-SafeRLHF-10K
 # (one epoch over 2,000 rows: not measured on a T4 yet); the A100 on all of it, as the paper.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .config import GRConfig
 from .evaluate import TASK_TITLES
+from .dist import is_main, wait_for_everyone
 from .runs import read_marker
 from .runtime import atomic_write_text
 
@@ -136,7 +137,9 @@ def write_report(config: GRConfig) -> Path:
                 md += [f"![{value}]({value})", ""]
                 page.append(f"<img src='{html.escape(value)}' alt='{html.escape(value)}'>")
     layout = config.layout
-    atomic_write_text(layout.report("md"), "\n".join(md))
-    atomic_write_text(layout.report("html"), "\n".join(page))
-    print(f"report: {layout.report('md')} and {layout.report('html')}")
+    if is_main():  # under a launcher: one writer, the others wait until it is there
+        atomic_write_text(layout.report("md"), "\n".join(md))
+        atomic_write_text(layout.report("html"), "\n".join(page))
+        print(f"report: {layout.report('md')} and {layout.report('html')}")
+    wait_for_everyone()
     return layout.report("md")

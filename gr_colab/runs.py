@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Optional, Union
 
+from .dist import is_main
 from .runtime import atomic_write_json
 
 MARKER = "complete.json"
@@ -32,9 +33,11 @@ GUARD_STAGES = ("hsdpo", "rsft")  # the guard a later step uses: the last traine
 
 
 def mark_complete(folder: Union[str, Path], info: Optional[dict] = None) -> dict:
-    """Write ``folder``'s marker (with ``info`` and the time), after everything else in it."""
+    """Write ``folder``'s marker (with ``info`` and the time), after everything else in it. Under a launcher only
+    the main process writes it (:mod:`gr_colab.dist`); every process gets the same ``info`` back."""
     info = {**(info or {}), "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
-    atomic_write_json(Path(folder) / MARKER, info)
+    if is_main():
+        atomic_write_json(Path(folder) / MARKER, info)
     return info
 
 

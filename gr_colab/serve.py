@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
+from .guard_service import GuardServerError, RemoteGuard, authorized, chat_url, check_bind
 from .ollama import Modelfile, ollama_template, stop_strings
 from .prompts import TASK_LABELS, format_input, guard_turn
 from .traces import _ANSWERS_HEADER, TASKS, parse_trace  # the header the strict reader splits on
@@ -270,20 +271,11 @@ def _refusal(body: dict, why: str, guard: dict) -> dict:
             "guard": {**guard, "blocked": why}}
 
 
-def chat_url(upstream: str) -> str:
-    """The chat URL of any OpenAI-compatible server from its base (``http://host:port/v1``), its full
-    ``…/chat/completions`` URL, or a bare ``http://host:port`` (then ``/v1`` is assumed, as OpenAI's clients do)."""
-    from urllib.parse import urlsplit
-
-    upstream = upstream.rstrip("/")
-    if upstream.endswith("/chat/completions"):
-        return upstream
-    return upstream + ("/chat/completions" if urlsplit(upstream).path else "/v1/chat/completions")
-
-
 def create_app(moderator, upstream: Optional[str] = None, max_queue: int = 64, block_unparsed: bool = False,
-               upstream_timeout: float = 120.0):
-    """The FastAPI app around one :class:`Moderator` (anything with ``moderate(prompt, response) -> dict``)."""
+               upstream_timeout: float = 120.0, api_key: Optional[str] = None, upstream_key: Optional[str] = None):
+    """The FastAPI app around one :class:`Moderator` (anything with ``moderate(prompt, response) -> dict``) or one
+    :class:`gr_colab.guard_service.RemoteGuard`. With ``api_key`` every ``/v1`` route wants ``Authorization: Bearer``
+    (401 without it); the client's key is then not forwarded to the upstream, which gets ``upstream_key``."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
 
@@ -302,6 +294,15 @@ def create_app(moderator, upstream: Optional[str] = None, max_queue: int = 64, b
     async def _bad(_request, exc: BadRequest):
         return JSONResponse({"error": {"message": str(exc), "type": "invalid_request_error"}}, status_code=exc.status)
 
+    if api_key:
+        @app.middleware("http")
+        async def _auth(request: Request, call_next):
+            if request.url.path.startswith("/v1") and not authorized(request.headers.get("authorization"), api_key):
+                return JSONResponse({"error": {"message": "missing or wrong API key: send Authorization: Bearer "
+                                               "<key>", "type": "authentication_error"}}, status_code=401,
+                                    headers={"WWW-Authenticate": "Bearer"})
+            return await call_next(request)
+
     async def body_of(request: Request):
         raw = await request.body()
         if not raw.strip():
@@ -316,7 +317,13 @@ def create_app(moderator, upstream: Optional[str] = None, max_queue: int = 64, b
             raise BadRequest(f"busy: {state['waiting']} requests are already waiting for the guard", 503)
         state["waiting"] += 1  # the event loop is one thread: no lock needed for the counter
         try:
-            result = await asyncio.wrap_future(worker.submit(moderator.moderate, prompt, response))
+            if isinstance(moderator, RemoteGuard):  # the guard server batches: no single worker in between
+                trace, latency = await moderator.trace(prompt, response)
+                result = verdict_json(trace, response is None, latency)
+            else:
+                result = await asyncio.wrap_future(worker.submit(moderator.moderate, prompt, response))
+        except GuardServerError as exc:
+            raise BadRequest(str(exc), 502) from None
         except ValueError as exc:  # a prompt longer than the context
             raise BadRequest(str(exc)) from None
         finally:
@@ -328,6 +335,7 @@ def create_app(moderator, upstream: Optional[str] = None, max_queue: int = 64, b
     async def health():
         fmt = getattr(moderator, "format", None)
         return {"status": "ok", "gguf": str(getattr(moderator, "gguf", "")),
+                "guard_server": getattr(moderator, "url", None), "auth": bool(api_key),
                 "template_source": getattr(fmt, "source", None), "upstream": upstream, **state}
 
     @app.post("/v1/moderate")
@@ -349,6 +357,8 @@ def create_app(moderator, upstream: Optional[str] = None, max_queue: int = 64, b
             if why:
                 return _refusal(body, why, screened)
             headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
+            if api_key:  # the client's key is this service's, never the upstream's
+                headers = {"Authorization": f"Bearer {upstream_key}"} if upstream_key else {}
             try:
                 async with httpx.AsyncClient(timeout=upstream_timeout) as client:
                     reply = await client.post(url, json=body, headers=headers)
@@ -371,20 +381,33 @@ def create_app(moderator, upstream: Optional[str] = None, max_queue: int = 64, b
     return app
 
 
-def serve(gguf: Union[str, Path], host: str = "127.0.0.1", port: int = 8000, upstream: Optional[str] = None,
+def serve(gguf: Union[str, Path, None], host: str = "127.0.0.1", port: int = 8000, upstream: Optional[str] = None,
           n_ctx: int = 4096, max_tokens: int = 1024, max_queue: int = 64, block_unparsed: bool = False,
-          n_threads: Optional[int] = None) -> None:
-    """Load the GGUF and serve until interrupted."""
+          n_threads: Optional[int] = None, api_key: Optional[str] = None, guard_url: Optional[str] = None,
+          guard_model: Optional[str] = None) -> None:
+    """Load the GGUF (or reach the guard server at ``guard_url``) and serve until interrupted. Keys come from the
+    environment or Colab's secrets (:mod:`gr_colab.guard_service`), never from a file, and are never printed."""
     import uvicorn
 
-    if not Path(gguf).is_file():
-        raise FileNotFoundError(f"{gguf}: no such GGUF file")
-    moderator = Moderator(gguf, n_ctx=n_ctx, max_tokens=max_tokens, n_threads=n_threads)
-    app = create_app(moderator, upstream, max_queue, block_unparsed)
-    print(f"gr-colab serve: {Path(gguf).name} (prompt from {moderator.format.source}) on http://{host}:{port}"
-          f"  POST /v1/moderate" + (f", POST /v1/chat/completions → {chat_url(upstream)}" if upstream else ""),
-          flush=True)
+    from .guard_service import GUARD_KEY_ENV, UPSTREAM_KEY_ENV
+    from .runtime import secret
+
+    check_bind(host, api_key)
+    if guard_url:
+        moderator = RemoteGuard(guard_url, guard_model or "guard", secret(GUARD_KEY_ENV), max_tokens)
+        what = f"the guard {moderator.describe()}"
+    else:
+        if not gguf or not Path(gguf).is_file():
+            raise FileNotFoundError(f"{gguf}: no such GGUF file")
+        moderator = Moderator(gguf, n_ctx=n_ctx, max_tokens=max_tokens, n_threads=n_threads)
+        what = f"{Path(gguf).name} (prompt from {moderator.format.source})"
+    app = create_app(moderator, upstream, max_queue, block_unparsed, api_key=api_key,
+                     upstream_key=secret(UPSTREAM_KEY_ENV) if api_key else None)
+    print(f"gr-colab serve: {what} on http://{host}:{port}  POST /v1/moderate"
+          + (f", POST /v1/chat/completions → {chat_url(upstream)}" if upstream else "")
+          + ("; an API key is required (Authorization: Bearer)" if api_key else ""), flush=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
-        moderator.llm.close()  # freed here, not by llama-cpp-python's __del__ at interpreter exit (it then fails)
+        if isinstance(moderator, Moderator):
+            moderator.llm.close()  # freed here, not by llama-cpp-python's __del__ at interpreter exit (it then fails)

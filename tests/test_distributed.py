@@ -1,0 +1,248 @@
+"""R-SFT and HS-DPO on the twin in 2 processes (gloo on the CPU, accelerate's ``debug_launcher``), against the same
+stage in 1 process at the same effective batch: world size 2 seen by the Trainer, a different shard on each rank,
+the marker, adapter and report written by rank 0 only, HS-DPO's weights and SFT term in the loss on both ranks,
+and the same losses and weights as the 1-process run (float tolerance).
+
+Nothing here is faked: the real Trainer, accelerate and torch.distributed run; the spies below only record what the
+kit's own functions were called with (in the forked workers) and call the real function.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+EFFECTIVE = 4  # pairs / sequences per optimizer step, in both runs
+PER_DEVICE = 2  # 1 process: 2 x 1 x 2 accumulation; 2 processes: 2 x 2 x 1
+
+
+def _config(run_dir, **kw):
+    from gr_colab.config import GRConfig
+
+    return GRConfig.load("cpu-tiny", run_dir=str(run_dir), train_limit=6, max_seq_length=256, group_by_length=False,
+                         rsft_batch_size=PER_DEVICE, rsft_effective_batch=EFFECTIVE, rsft_max_steps=2,
+                         logging_steps=1, save_steps=100, hsdpo_batch_size=PER_DEVICE,
+                         hsdpo_effective_batch=EFFECTIVE, hsdpo_max_steps=2, hsdpo_sft_weight=2.0, **kw)
+
+
+def _pairs(rows: list) -> list:
+    """Preference pairs from the prepared rows: the row's own trace chosen, another row's rejected, weights spread
+    over [0.8, 1.2] so a dropped weight changes the loss."""
+    n = 8
+    return [{"input": rows[i]["input"], "instruction": rows[i].get("instruction"), "chosen": rows[i]["output"],
+             "rejected": rows[(i + 1) % len(rows)]["output"], "sample_weight": 0.8 + 0.4 * i / (n - 1)}
+            for i in range(n)]
+
+
+def _worker(stage: str, run_dir: str, out_dir: str) -> None:
+    """One rank of the 2-process run: the real stage and report, with spies recording what each rank did."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)  # the forked child must not inherit pytest's 1-process state
+    from gr_colab import dist, hsdpo, report, rsft, runs
+    from gr_colab.pipeline import run_stage
+
+    cfg = _config(run_dir)
+    seen: dict = {"marker_writes": [], "report_writes": [], "losses": []}
+    real_json, real_text = runs.atomic_write_json, report.atomic_write_text
+
+    def marker_spy(path, data):
+        seen["marker_writes"].append(str(path))
+        return real_json(path, data)
+
+    def report_spy(path, text):
+        seen["report_writes"].append(str(path))
+        return real_text(path, text)
+
+    runs.atomic_write_json, report.atomic_write_text = marker_spy, report_spy
+    if stage == "rsft":
+        real_build = rsft.build_trainer
+
+        def build_spy(*args, **kwargs):
+            seen["trainer"] = real_build(*args, **kwargs)
+            return seen["trainer"]
+
+        rsft.build_trainer = build_spy
+    else:
+        real_loss, real_trainer = hsdpo.weighted_dpo_loss, hsdpo.WeightedDPOTrainer
+
+        def loss_spy(*args, **kwargs):
+            seen["losses"].append({"weights": [round(float(w), 6) for w in args[4]],
+                                   "sft_weight": kwargs.get("sft_weight")})
+            return real_loss(*args, **kwargs)
+
+        class TrainerSpy(real_trainer):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                seen["trainer"] = self
+
+        hsdpo.weighted_dpo_loss, hsdpo.WeightedDPOTrainer = loss_spy, TrainerSpy
+    run_stage(cfg, stage)
+    report.write_report(cfg)
+    trainer = seen.pop("trainer")
+    first = next(iter(trainer.get_train_dataloader()))
+    seen.update(rank=dist.rank(), world_size=trainer.args.world_size, parallel_mode=trainer.args.parallel_mode.value,
+                accumulation=trainer.args.gradient_accumulation_steps,
+                first_batch=first["input_ids"].tolist())
+    Path(out_dir, f"rank{dist.rank()}.json").write_text(json.dumps(seen))
+
+
+def _losses(stage_dir: Path) -> list:
+    with (stage_dir / "curves.csv").open() as f:
+        return [float(r["loss"]) for r in csv.DictReader(f) if r.get("loss")]
+
+
+def _weights(adapter: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(adapter / "adapter_model.safetensors"))
+
+
+def _two_processes(stage: str, run_dir: Path, out_dir: Path) -> list:
+    from accelerate import debug_launcher
+
+    out_dir.mkdir()
+    debug_launcher(_worker, args=(stage, str(run_dir), str(out_dir)), num_processes=2)
+    return [json.loads((out_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
+
+
+def _check_launch(ranks: list, run_dir: Path, stage: str) -> None:
+    r0, r1 = ranks
+    assert (r0["rank"], r1["rank"]) == (0, 1)
+    assert r0["world_size"] == r1["world_size"] == 2 and r0["parallel_mode"] == "distributed"
+    assert r0["accumulation"] == 1  # the effective batch 4 reached by 2 per device x 2 processes
+    assert r0["first_batch"] != r1["first_batch"]  # each rank trains on its own shard
+    # rank 0 wrote the stage's and the adapter's markers and the report; rank 1 wrote none of them
+    assert {Path(p).parent.name for p in r0["marker_writes"]} >= {stage, "adapter"}
+    assert r1["marker_writes"] == [] and r1["report_writes"] == []
+    assert sorted(Path(p).name for p in r0["report_writes"]) == ["report.html", "report.md"]
+    marker = json.loads((run_dir / stage / "adapter" / "complete.json").read_text())
+    assert marker["processes"] == 2
+    assert not list(run_dir.rglob("*.partial"))
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    from gr_colab.pipeline import run_stage
+
+    run = tmp_path_factory.mktemp("dist") / "one"
+    run_stage(_config(run), "prepare")
+    return run
+
+
+@pytest.mark.slow
+def test_rsft_two_processes_match_one_process(prepared, tmp_path):
+    from gr_colab.pipeline import run_stage
+
+    two = tmp_path / "two"
+    shutil.copytree(prepared / "prepare", two / "prepare")
+    ranks = _two_processes("rsft", two, tmp_path / "ranks")
+    _check_launch(ranks, two, "rsft")
+
+    one = run_stage(_config(prepared), "rsft")  # the same stage in this process: 2 per device x 2 accumulation
+    assert one["steps"] == 2
+    l1, l2 = _losses(prepared / "rsft"), _losses(two / "rsft")
+    assert len(l1) == len(l2) == 2
+    assert l1 == pytest.approx(l2, rel=1e-4, abs=1e-5)
+    w1, w2 = _weights(prepared / "rsft" / "adapter"), _weights(two / "rsft" / "adapter")
+    assert w1.keys() == w2.keys()
+    for name in w1:
+        assert (w1[name] - w2[name]).abs().max().item() < 1e-4, name
+
+
+@pytest.mark.slow
+def test_hsdpo_two_processes_match_one_process(prepared, tmp_path):
+    from gr_colab.pipeline import run_stage
+    from gr_colab.runtime import read_jsonl, write_jsonl
+
+    if not (prepared / "rsft" / "complete.json").exists():
+        run_stage(_config(prepared), "rsft")
+    pairs = _pairs(read_jsonl(prepared / "prepare" / "train.jsonl"))
+    runs = {}
+    for name in ("one", "two"):
+        runs[name] = tmp_path / name
+        for part in ("prepare", "rsft"):
+            shutil.copytree(prepared / part, runs[name] / part)
+        write_jsonl(runs[name] / "mine" / "pairs.jsonl", pairs)
+    ranks = _two_processes("hsdpo", runs["two"], tmp_path / "ranks")
+    _check_launch(ranks, runs["two"], "hsdpo")
+    # every rank's loss saw its own pairs' weights and the SFT term
+    by_rank = [[w for call in r["losses"] for w in call["weights"]] for r in ranks]
+    expected = sorted(round(p["sample_weight"], 6) for p in pairs[:EFFECTIVE * 2])
+    assert sorted(by_rank[0] + by_rank[1]) == pytest.approx(expected)
+    assert set(by_rank[0]).isdisjoint(by_rank[1])
+    assert all(call["sft_weight"] == 2.0 for r in ranks for call in r["losses"])
+
+    run_stage(_config(runs["one"]), "hsdpo")
+    l1, l2 = _losses(runs["one"] / "hsdpo"), _losses(runs["two"] / "hsdpo")
+    assert len(l1) == len(l2) == 2
+    assert l1 == pytest.approx(l2, rel=1e-4, abs=1e-5)
+    w1, w2 = _weights(runs["one"] / "hsdpo" / "adapter"), _weights(runs["two"] / "hsdpo" / "adapter")
+    for name in w1:
+        assert (w1[name] - w2[name]).abs().max().item() < 1e-4, name
+
+
+def test_effective_batch_follows_the_processes(monkeypatch, capsys):
+    from gr_colab.training import grad_accum
+
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert grad_accum(6, 16, None, "R-SFT") == 16  # no target: as set
+    assert grad_accum(6, 16, 384, "R-SFT") == 64
+    monkeypatch.setenv("WORLD_SIZE", "4")  # the paper's node: 6 x 4 x 16 = 384
+    assert grad_accum(6, 1, 384, "R-SFT") == 16
+    monkeypatch.setenv("WORLD_SIZE", "5")
+    assert grad_accum(6, 1, 384, "R-SFT") == 13  # 390: rounded up, and said
+    assert "effective batch 390, not the target 384" in capsys.readouterr().out
+
+
+def test_only_the_main_process_writes_a_marker(monkeypatch, tmp_path):
+    from gr_colab.runs import is_complete, mark_complete
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    info = mark_complete(tmp_path / "a", {"x": 1})
+    assert info["x"] == 1 and not is_complete(tmp_path / "a")
+    monkeypatch.setenv("RANK", "0")
+    mark_complete(tmp_path / "a", {"x": 1})
+    assert is_complete(tmp_path / "a")
+
+
+@pytest.mark.slow
+def test_the_rsft_command_under_torchrun_runs_in_two_processes(prepared, tmp_path):
+    """`python -m gr_colab rsft` as a launcher starts it: ACCELERATE_USE_CPU=true torchrun --nproc_per_node 2 (what
+    `accelerate launch --config_file configs/accelerate/multi_gpu.yaml` does on GPUs; on the CPU accelerate's own
+    launcher starts one process, see docs/scale.md)."""
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "cli"
+    shutil.copytree(prepared / "prepare", run / "prepare")
+    sets = ["train_limit=6", "max_seq_length=256", "group_by_length=false", "rsft_batch_size=2",
+            "rsft_effective_batch=4", "rsft_max_steps=1", "logging_steps=1", "save_steps=100"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "gr_colab",
+           "rsft", "--preset", "cpu-tiny", "--run-dir", str(run)] + [a for s in sets for a in ("--set", s)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "effective batch 4 = 2 per device x 2 process(es) x 1 accumulation (distributed)" in out.stdout
+    assert out.stdout.count("effective batch") == 1  # printed by the main process only
+    assert json.loads((run / "rsft" / "adapter" / "complete.json").read_text())["processes"] == 2
+    assert json.loads((run / "rsft" / "complete.json").read_text())["steps"] == 1
+
+
+@pytest.mark.parametrize("name,kind", [("multi_gpu", "MULTI_GPU"), ("deepspeed_zero2", "DEEPSPEED"),
+                                       ("deepspeed_zero3", "DEEPSPEED"), ("fsdp", "FSDP")])
+def test_the_accelerate_configs_load(root, name, kind):
+    """Each file is one `accelerate launch --config_file` takes: accelerate's own loader reads it."""
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    cfg = load_config_from_file(str(root / "configs" / "accelerate" / f"{name}.yaml"))
+    assert cfg.distributed_type.value == kind and cfg.num_processes == 4 and str(cfg.mixed_precision) == "bf16"
+    if name.startswith("deepspeed"):
+        assert cfg.deepspeed_config["zero_stage"] == int(name[-1])
+    if name == "fsdp":
+        assert cfg.fsdp_config["fsdp_state_dict_type"] == "FULL_STATE_DICT"
