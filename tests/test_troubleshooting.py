@@ -12,19 +12,31 @@ DOC = ROOT / "docs" / "troubleshooting.md"
 # Literal pieces of the messages the page quotes (between the figures a message fills in).
 QUOTED = [
     "or use a smaller model",
-    "dtype: bfloat16 is not supported on this GPU (a T4 has no bf16); use float16",
+    "dtype: bfloat16 needs compute capability 8.0 or newer and this GPU is",
+    "(a T4 is 7.5): use dtype: auto or float16",
+    "overflows in float16 and",
+    "has no native bf16",
+    "is outside the range the pinned Unsloth declares (torch",
+    "): it would fail at import or in its kernels. Fix:",
+    "no build for torch",
+    "Unsloth did not import (",
+    "the transformers + bitsandbytes path trains the same LoRA, about 2x slower and with more memory for activations",
+    "does not import (",
+    "). Fix: Runtime > Restart session and run the Setup cell again",
+    "which this kernel had already imported: Runtime > Restart session, then run this notebook from the top (the "
+    "install is not repeated)",
     "were imported before Unsloth, which then cannot patch them: Runtime > Restart session, and run the Setup cell "
     "first",
     "gr-colab: already installed in this session",
-    "the transformers path runs",
     "a free Colab runtime has",
     "the converter takes a minute; the quantizer compiles once (about 8 minutes on Colab), and the build is kept there "
     "for the next session.",
     "compiles llama.cpp: ~7-8 min on 2 cores",
     "see the lines above. docs/troubleshooting.md has the common causes (disk, cmake).",
     "Free space (delete old checkpoints) or export fewer GGUF types (gguf_types).",
-    "which a disconnect erases: checkpoints will not survive. Mount Drive (the folder icon on the left) and run this "
-    "cell again to keep them.",
+    "is on Drive so that the work outlives this runtime; nothing was written. Run this cell again and accept Drive's "
+    "prompt, or set OVERRIDES =",
+    "and it is not there (looked for",
     "disk: merged ≈",
     "with gguf-py/ beside it) was not found; looked for",
     "rerun with verbose=True to see its log",

@@ -1,6 +1,6 @@
 """The kit's Unsloth backend on the REAL Unsloth (2026.10.9), through Unsloth's CPU backend, in a process of its own.
 
-Run by tests/test_unsloth_real.py as ``python tests/unsloth_cpu_lane.py PRESET TEMPLATE OUT_DIR``; prints one JSON
+Run by tests/test_unsloth_real.py as ``python tests/unsloth_cpu_lane.py PRESET TEMPLATE OUT_DIR [--no-dpo]``; prints one JSON
 line per step (``{"step": ..., ...}``) for the test to assert on. ``import unsloth`` comes first, as in the Colab
 setup cell: on a machine without a GPU it loads ``unsloth/_cpu_init.py`` (``unsloth/__init__.py`` 1652-1663) and
 patches TRL for this whole process, which is why this never runs inside pytest's own process (the transformers lane
@@ -30,8 +30,8 @@ def say(step: str, **info) -> None:
     print(json.dumps({"step": step, **info}), flush=True)
 
 
-def main(preset: str, template: str, out: Path) -> None:
-    cfg = GRConfig.load(preset, run_dir=str(out), max_seq_length=384, rsft_max_steps=2, rsft_batch_size=2,
+def main(preset: str, template: str, out: Path, dpo: bool) -> None:
+    cfg = GRConfig.load(preset, run_dir=str(out), max_seq_length=256, rsft_max_steps=2, rsft_batch_size=2,
                         rsft_grad_accum=1, save_steps=100, logging_steps=1, hsdpo_max_steps=2,
                         hsdpo_batch_size=2, hsdpo_grad_accum=1)
     path = resolve_model_path(cfg)
@@ -66,15 +66,11 @@ def main(preset: str, template: str, out: Path) -> None:
     result = rsft.train_rsft(cfg, loaded, rows, out_dir=out / "rsft")
     say("rsft", losses=result.losses, global_step=result.global_step, adapter=str(result.adapter_dir))
 
-    from gr_colab import hsdpo
-
-    pairs = [{"input": r["input"], "chosen": r["output"], "rejected": rows[(i + 1) % len(rows)]["output"],
-              "sample_weight": w} for i, (r, w) in enumerate(zip(rows, (0.8, 1.2, 1.0, 1.1)))]
-    done = hsdpo.train_hsdpo(cfg, loaded, pairs, out / "hsdpo")
-    say("hsdpo", losses=done.losses, global_step=done.global_step,
-        mro=[f"{c.__module__}.{c.__name__}" for c in hsdpo.WeightedDPOTrainer.__mro__],
-        dpo_trainer=f"{trl.DPOTrainer.__module__}.{trl.DPOTrainer.__name__}")
-
+    if not dpo:
+        say("hsdpo", skipped="one HS-DPO step of Gemma 3 270M (262k-word logits, policy + reference) takes minutes on "
+            "2 cores: the twin's lane runs it")
+    else:
+        run_hsdpo(cfg, loaded, rows, out)
     merged = out / "merged"
     unsloth_backend.save_merged(loaded.model, tok, str(merged))
     say("merged", files=sorted(p.name for p in merged.iterdir()))
@@ -86,5 +82,16 @@ def main(preset: str, template: str, out: Path) -> None:
                         for c in checks])
 
 
+def run_hsdpo(cfg, loaded, rows, out: Path) -> None:
+    from gr_colab import hsdpo
+
+    pairs = [{"input": r["input"], "chosen": r["output"], "rejected": rows[(i + 1) % len(rows)]["output"],
+              "sample_weight": w} for i, (r, w) in enumerate(zip(rows, (0.8, 1.2, 1.0, 1.1)))]
+    done = hsdpo.train_hsdpo(cfg, loaded, pairs, out / "hsdpo")
+    say("hsdpo", losses=done.losses, global_step=done.global_step,
+        mro=[f"{c.__module__}.{c.__name__}" for c in hsdpo.WeightedDPOTrainer.__mro__],
+        dpo_trainer=f"{trl.DPOTrainer.__module__}.{trl.DPOTrainer.__name__}")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], Path(sys.argv[3]))
+    main(sys.argv[1], sys.argv[2], Path(sys.argv[3]), dpo=sys.argv[4:] != ["--no-dpo"])
