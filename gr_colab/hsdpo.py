@@ -32,11 +32,13 @@ dropped again after training and is never saved with the HS-DPO adapter.
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
+from accelerate.utils import is_peft_model
 from trl import DPOConfig, DPOTrainer
 from trl.models.utils import disable_gradient_checkpointing
 from trl.trainer.utils import selective_log_softmax, use_adapter
@@ -72,13 +74,96 @@ def weighted_dpo_loss(chosen_logps: torch.Tensor, rejected_logps: torch.Tensor, 
     return (weights * per_pair).mean()
 
 
+# --- the per-pair log-probabilities, on every TRL version --------------------------------------------------------
+_NOT_MODEL_INPUTS = ("completion_mask", "ref_chosen_logps", "ref_rejected_logps")  # TRL's `_non_model_keys`
+
+
+def completion_token_logps(logits: torch.Tensor, inputs: dict) -> torch.Tensor:
+    """Each completion token's log-probability (0 on prompt and padding), shape [2B, L-1], chosen rows first: TRL's
+    ``selective_log_softmax`` of the shifted logits, as TRL 1.14.2 computes it (``dpo_trainer.py`` ~1366-1370)."""
+    mask = inputs["completion_mask"][..., 1:]
+    return selective_log_softmax(logits[..., :-1, :], inputs["input_ids"][..., 1:], row_mask=mask)
+
+
+class KitDPOLoss:
+    """For a ``DPOTrainer`` subclass whose ``compute_loss`` is the kit's (HS-DPO, MODPO): the policy's and the
+    reference's log-probabilities of each completion, and TRL's reward metrics.
+
+    Why the kit runs these forwards itself rather than reading them from TRL: TRL's ``_compute_loss`` returns only
+    the batch mean of its own loss, and trl 1.15.0 changed its insides: the policy and the reference go through a
+    fused LM head (``model(..., labels=..., fused_lm_head=True)``, ``trl/trainer/utils.py`` ~1545-1700 of 1.15.0)
+    whose outputs have no ``logits`` (``FusedCausalLMOutput``, ~1507-1542) and whose kernel is Triton, GPU only (on
+    a CPU ``_ChunkedLogProbFunction`` is None, ~504-509, so TRL's loss and ``compute_ref_log_probs`` fail there).
+    What runs here is TRL 1.14.2's own computation (the plain forward, then ``selective_log_softmax``:
+    ``dpo_trainer.py`` ~1308-1322 for the reference, ~1361-1370 for the policy) through helpers that keep their
+    shape in 1.14.2 and 1.15.0 (``selective_log_softmax``, ``use_adapter``, ``disable_gradient_checkpointing``), on
+    any device: one policy forward and one reference forward per step, as TRL runs. What it costs on 1.15.0: the
+    full logits are built, as 1.14.2 always builds them (the fused head's memory saving is not used).
+
+    The loss is a batch mean, so the Trainer must divide it by the gradient-accumulation steps. TRL 1.14.2 asks for
+    that with ``model_accepts_loss_kwargs = False`` set in ``DPOTrainer.__init__`` (``dpo_trainer.py`` ~957-961),
+    1.15.0 with the class attribute ``loss_is_scaled_for_ga = False`` (read by transformers >= 5.19;
+    ``base_trainer.py`` ~66-80 turns it into the former below 5.19). Both are set here, whichever TRL runs.
+    """
+
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.model_accepts_loss_kwargs = False
+
+    def policy_token_logps(self, model, inputs: dict):
+        """The policy forward (with gradients): per-token completion log-probs [2B, L-1] and the model outputs.
+        ``inputs``: the collator's batch without the kit's per-pair columns."""
+        model_kwargs = {k: v for k, v in inputs.items() if k not in _NOT_MODEL_INPUTS}
+        model_kwargs["use_cache"] = False
+        if self.aux_loss_enabled:  # MoE: the model then returns `aux_loss`, as TRL asks for it
+            model_kwargs["output_router_logits"] = True
+        outputs = model(**model_kwargs)
+        return completion_token_logps(outputs.logits, inputs), outputs
+
+    def reference_logps(self, inputs: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed completion log-probs of the chosen and the rejected half under the reference, TRL's rule: the
+        precomputed ones (``precompute_ref_log_probs``), else ``ref_model``, else the PEFT policy with its frozen
+        ``"ref"`` adapter (a trained starting adapter) or with every adapter off (a fresh one)."""
+        if "ref_chosen_logps" in inputs:
+            return inputs["ref_chosen_logps"], inputs["ref_rejected_logps"]
+        model_kwargs = {k: v for k, v in inputs.items() if k not in _NOT_MODEL_INPUTS}
+        model_kwargs["use_cache"] = False
+        adapter = contextlib.nullcontext()
+        if self.ref_model is not None:
+            ref = self.ref_model
+        else:
+            ref, unwrapped = self.model, self.accelerator.unwrap_model(self.model)
+            if not is_peft_model(unwrapped):
+                raise ValueError(f"{type(self).__name__}: no reference model (ref_model=None, no PEFT adapter, no "
+                                 "precomputed reference log-probs)")
+            adapter = use_adapter(unwrapped, adapter_name="ref" if "ref" in unwrapped.peft_config else None)
+        with torch.no_grad(), disable_gradient_checkpointing(self.model, self.args.gradient_checkpointing_kwargs), \
+                adapter:
+            per_token = completion_token_logps(ref(**model_kwargs).logits, inputs)
+        return per_token.sum(dim=1).chunk(2, dim=0)
+
+    def log_pair_metrics(self, chosen_rewards, rejected_rewards, chosen_logps, rejected_logps, **extra) -> None:
+        """TRL's reward metrics (``dpo_trainer.py`` 1.14.2 ~1691-1713: rewards/chosen, rejected, accuracies,
+        margins, logps/chosen, rejected), each the batch mean gathered over processes, plus ``extra`` series."""
+        mode = "train" if self.model.training else "eval"
+        chosen_rewards, rejected_rewards = chosen_rewards.detach(), rejected_rewards.detach()
+        series = {"rewards/chosen": chosen_rewards, "rewards/rejected": rejected_rewards,
+                  "rewards/accuracies": (chosen_rewards > rejected_rewards).float(),
+                  "rewards/margins": chosen_rewards - rejected_rewards, "logps/chosen": chosen_logps,
+                  "logps/rejected": rejected_logps, **extra}
+        for key, value in series.items():
+            self._metrics[mode][key].append(self.accelerator.gather_for_metrics(value.detach().float()).mean().item())
+
+
 # --- the trainer -----------------------------------------------------------------------------------------------
-class WeightedDPOTrainer(PerPairColumns, DPOTrainer):
+class WeightedDPOTrainer(KitDPOLoss, PerPairColumns, DPOTrainer):
     """``DPOTrainer`` with per-pair ``sample_weight`` and a per-pair SFT term (see the module docstring).
 
     Takes TRL's arguments unchanged. Supported loss settings: ``loss_type`` ``["sigmoid"]`` or
     ``["sigmoid", "sft"]`` (the SFT weight is the ``"sft"`` entry of ``loss_weights``), reverse-KL DPO, no
-    ``ld_alpha``, no WPO ``use_weighting``, no Liger kernel (it does not return the logits the weighting reuses).
+    ``ld_alpha``, no WPO ``use_weighting``, no Liger kernel (TRL's chunked path, which the kit's loss does not follow).
     """
 
     extra_columns = {WEIGHT_COLUMN: 1.0}  # carried to the loss by PerPairColumns; a pair without one weighs 1.0
@@ -95,49 +180,25 @@ class WeightedDPOTrainer(PerPairColumns, DPOTrainer):
         # A collator passed in by the caller is kept as it is (it must add `sample_weight` itself).
         self._carry_extra_columns()
 
-    def _compute_loss(self, model, inputs, return_outputs):
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        # TRL's public hook, on every TRL version: the per-pair terms come from KitDPOLoss (see why there).
         inputs = dict(inputs)
-        weights = inputs.pop(WEIGHT_COLUMN, None)  # not a model input: TRL would pass it to forward()
-        mode = "train" if self.model.training else "eval"
-        if weights is not None:
-            self._metrics[mode]["sample_weight"].append(
-                self.accelerator.gather_for_metrics(weights.detach().float()).mean().item())
-        if self.sft_weight == 0 and (weights is None or bool(torch.all(weights == 1))):
-            return super()._compute_loss(model, inputs, return_outputs)  # TRL's own loss, untouched
-
-        # Why a wrapper and not a copy of TRL's loss: TRL's `_compute_loss` is one long method that computes the
-        # per-pair log-ratios but only returns their batch mean. We still let it do everything it does (model
-        # kwargs, policy forward, entropy, reward accuracies/margins and other metrics), then recompute the per-pair
-        # quantities from the logits it returns with TRL's own `selective_log_softmax`, so the numbers are the ones
-        # TRL used. The reference log-probs come from TRL's public `compute_ref_log_probs` (which handles the
-        # PEFT "ref" adapter / disabled adapter) and are handed back to TRL through its precomputed-reference path,
-        # switched on for this call only, so the reference forward runs once, not twice.
-        if "ref_chosen_logps" not in inputs:
-            ref_model = self.ref_model if self.ref_model is not None else self.model
-            inputs["ref_chosen_logps"], inputs["ref_rejected_logps"] = self.compute_ref_log_probs(ref_model, inputs)
-        precompute = self.precompute_ref_logps
-        self.precompute_ref_logps = True
-        try:
-            trl_loss, outputs = super()._compute_loss(model, inputs, return_outputs=True)
-        finally:
-            self.precompute_ref_logps = precompute
-        del trl_loss  # frees TRL's loss graph (its log-softmax buffers) before ours is built
-
-        mask = inputs["completion_mask"][..., 1:]
-        per_token = selective_log_softmax(outputs.logits[..., :-1, :], inputs["input_ids"][..., 1:], row_mask=mask)
+        weights = inputs.pop(WEIGHT_COLUMN, None)  # a per-pair column, not a model input
+        per_token, outputs = self.policy_token_logps(model, inputs)
         chosen_logps, rejected_logps = per_token.sum(dim=1).chunk(2, dim=0)
-        chosen_mask = mask.chunk(2, dim=0)[0]
+        ref_chosen, ref_rejected = (t.to(chosen_logps.dtype) for t in self.reference_logps(inputs))
+        chosen_mask = inputs["completion_mask"][..., 1:].chunk(2, dim=0)[0]
         chosen_nll = -per_token.chunk(2, dim=0)[0].sum(dim=1) / chosen_mask.sum(dim=1).clamp(min=1)
-        if weights is None:
-            weights = torch.ones_like(chosen_logps)
-        loss = weighted_dpo_loss(chosen_logps, rejected_logps, inputs["ref_chosen_logps"],
-                                 inputs["ref_rejected_logps"], weights.to(chosen_logps.dtype), self.beta,
+        pair_weights = torch.ones_like(chosen_logps) if weights is None else weights.to(chosen_logps.dtype)
+        loss = weighted_dpo_loss(chosen_logps, rejected_logps, ref_chosen, ref_rejected, pair_weights, self.beta,
                                  chosen_nll=chosen_nll, sft_weight=self.sft_weight)
         if self.aux_loss_enabled:  # MoE load balancing, as TRL adds it to its own loss
             loss = loss + self.router_aux_loss_coef * outputs.aux_loss
 
-        self._metrics[mode]["nll/chosen"].append(
-            self.accelerator.gather_for_metrics(chosen_nll.detach().float()).mean().item())
+        extra = {"nll/chosen": chosen_nll} if weights is None else {"nll/chosen": chosen_nll,
+                                                                     "sample_weight": weights}
+        self.log_pair_metrics(self.beta * (chosen_logps - ref_chosen), self.beta * (rejected_logps - ref_rejected),
+                              chosen_logps, rejected_logps, **extra)
         return (loss, outputs) if return_outputs else loss
 
 

@@ -16,7 +16,8 @@ Stage. Multi-objective DPO in two steps, as the paper's safety recipe (code ZHZi
    where ``m = r_safe(x, y)`` of each answer (:func:`modpo_loss`). ``w = 1`` is DPO on the "better" preferences.
 
 TRL has no MODPO and no margin column. :class:`MODPOTrainer` extends ``DPOTrainer`` through its public
-``compute_loss``; the margins travel as per-pair columns with :class:`gr_colab.training.PerPairColumns` (the same
+``compute_loss`` (the log-probabilities from :class:`gr_colab.hsdpo.KitDPOLoss`, the same on trl 1.14.2 and
+1.15.0); the margins travel as per-pair columns with :class:`gr_colab.training.PerPairColumns` (the same
 plumbing as HS-DPO's weights). The safety adapter is frozen, so the margins are computed once, before any training,
 and reused for every ``w`` of the sweep (:func:`compute_margins`). The sweep itself is :mod:`gr_colab.modpo_sweep`.
 """
@@ -30,7 +31,7 @@ import torch.nn.functional as F
 from trl import DPOTrainer
 from trl.trainer.utils import selective_log_softmax, use_adapter
 
-from .hsdpo import dpo_config
+from .hsdpo import KitDPOLoss, dpo_config
 from .training import PerPairColumns, callbacks, finish, preference_rows
 
 MARGIN_CHOSEN, MARGIN_REJECTED = "margin_chosen", "margin_rejected"
@@ -61,7 +62,7 @@ def modpo_loss(policy_chosen_logps: torch.Tensor, policy_rejected_logps: torch.T
 
 
 # --- the trainer -----------------------------------------------------------------------------------------------
-class MODPOTrainer(PerPairColumns, DPOTrainer):
+class MODPOTrainer(KitDPOLoss, PerPairColumns, DPOTrainer):
     """``DPOTrainer`` with MODPO's loss; ``w`` is the helpfulness weight, the dataset carries the margins.
 
     Takes TRL's arguments plus ``w``. The train dataset needs the ``margin_chosen`` and ``margin_rejected``
@@ -92,34 +93,25 @@ class MODPOTrainer(PerPairColumns, DPOTrainer):
         self._carry_extra_columns()
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        # Why not TRL's `_compute_loss`: it only returns the batch mean of its own losses. Here the policy forward,
-        # the reference log-probs (TRL's public `compute_ref_log_probs`: the "ref" adapter or the base) and the
-        # per-pair sums are the same few lines TRL runs, and the loss is MODPO's.
+        # Why not TRL's `_compute_loss`: it only returns the batch mean of its own losses. The policy's and the
+        # reference's log-probs come from KitDPOLoss (TRL 1.14.2's computation, the same on 1.15.0: see why there),
+        # and the loss is MODPO's.
         inputs = dict(inputs)
-        margin_c, margin_r = inputs.pop(MARGIN_CHOSEN), inputs.pop(MARGIN_REJECTED)
-        if "ref_chosen_logps" in inputs:  # precompute_ref_log_probs=True
-            ref_c, ref_r = inputs.pop("ref_chosen_logps"), inputs.pop("ref_rejected_logps")
-        else:
-            ref_c, ref_r = self.compute_ref_log_probs(model, inputs)
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False)
-        mask = inputs["completion_mask"][..., 1:]
-        per_token = selective_log_softmax(outputs.logits[..., :-1, :], inputs["input_ids"][..., 1:], row_mask=mask)
+        margin_c, margin_r = inputs.pop(MARGIN_CHOSEN), inputs.pop(MARGIN_REJECTED)  # per-pair, not model inputs
+        per_token, outputs = self.policy_token_logps(model, inputs)
         chosen_logps, rejected_logps = per_token.sum(dim=1).chunk(2, dim=0)
+        ref_c, ref_r = self.reference_logps(inputs)
         dtype = chosen_logps.dtype
         args = (chosen_logps, rejected_logps, ref_c.to(dtype), ref_r.to(dtype), margin_c.to(dtype),
                 margin_r.to(dtype), self.beta, self.w)
         loss = modpo_loss(*args).mean()
+        if self.aux_loss_enabled:  # MoE load balancing, as TRL adds it to its own loss
+            loss = loss + self.router_aux_loss_coef * outputs.aux_loss
 
-        mode = "train" if self.model.training else "eval"
         with torch.no_grad():
             chosen_r, rejected_r = modpo_rewards(*(a.detach() if torch.is_tensor(a) else a for a in args))
-        gather = lambda t: self.accelerator.gather_for_metrics(t.detach().float()).mean().item()  # noqa: E731
-        for key, value in {"rewards/chosen": chosen_r, "rewards/rejected": rejected_r,
-                           "rewards/accuracies": (chosen_r > rejected_r).float(),
-                           "rewards/margins": chosen_r - rejected_r, "logps/chosen": chosen_logps,
-                           "logps/rejected": rejected_logps, "safety_margin/chosen": margin_c,
-                           "safety_margin/rejected": margin_r}.items():
-            self._metrics[mode][key].append(gather(value))
+        self.log_pair_metrics(chosen_r, rejected_r, chosen_logps, rejected_logps,
+                              **{"safety_margin/chosen": margin_c, "safety_margin/rejected": margin_r})
         return (loss, outputs) if return_outputs else loss
 
 

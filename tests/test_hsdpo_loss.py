@@ -1,7 +1,11 @@
 """HS-DPO's weighted DPO on stock TRL: the loss by hand, equality with TRL's own loss when nothing is weighted,
 weights move loss and gradients by exactly one pair's share, and a short PEFT run where the weights reach the loss.
 
-Everything runs on a tiny Llama (2 layers, width 64) and a character-level tokenizer built here, in seconds."""
+Everything runs on a tiny Llama (2 layers, width 64) and a character-level tokenizer built here, in seconds. These
+tests also run on trl 1.15.0 (tests/test_trl115.py); there TRL's own DPO loss needs a GPU (its fused LM head's
+kernel is Triton), so the comparisons with it are skipped on a CPU and the kit's loss is checked by hand instead."""
+import dataclasses
+import inspect
 import math
 import string
 from collections import Counter
@@ -9,6 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import trl
+from packaging.version import Version
 
 from gr_colab import hsdpo
 from gr_colab.config import GRConfig
@@ -18,6 +24,12 @@ from gr_colab.training import preference_rows
 CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
                  "{% if add_generation_prompt %}<|assistant|>{% endif %}")
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+# trl >= 1.15 computes its own DPO loss through a fused LM head whose kernel is Triton, GPU only
+# (trl/trainer/utils.py ~504-509 and ~1638 of 1.15.0); on a CPU TRL's loss cannot run, the kit's still does.
+TRL_FUSED_HEAD = Version(trl.__version__) >= Version("1.15")
+needs_trls_own_loss = pytest.mark.skipif(TRL_FUSED_HEAD and not torch.cuda.is_available(),
+                                         reason=f"trl {trl.__version__}'s own DPO loss needs its GPU kernel "
+                                                "(fused LM head, Triton); the kit's loss is checked by hand here")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -122,6 +134,22 @@ def _loss_and_grads(trainer, batch):
     return loss.item(), grads
 
 
+def _token_logps_by_hand(model, batch, adapter):
+    """Completion tokens' log-probs by hand, in float64: log_softmax, gather the next token, keep completion
+    positions (independent of TRL's helpers and of the kit's); [2B, L-1], chosen rows first."""
+    from trl.trainer.utils import use_adapter
+
+    with torch.no_grad(), use_adapter(model, adapter):
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    logp = torch.log_softmax(logits[:, :-1].double(), -1).gather(-1, batch["input_ids"][:, 1:, None])[..., 0]
+    return logp * batch["completion_mask"][:, 1:]
+
+
+def _summed_logps(model, batch, adapter):
+    """Summed completion log-probs by hand of the chosen and the rejected half."""
+    return _token_logps_by_hand(model, batch, adapter).sum(1).chunk(2)
+
+
 # --- (1) the pure loss by hand -------------------------------------------------------------------------------------
 def test_weighted_dpo_loss_by_hand():
     chosen, rejected = torch.tensor([-10.0, -12.0, -8.0]), torch.tensor([-11.0, -10.0, -9.0])
@@ -153,6 +181,7 @@ def test_weighted_dpo_loss_by_hand():
 
 
 # --- (2) nothing weighted: TRL's own loss --------------------------------------------------------------------------
+@needs_trls_own_loss
 @pytest.mark.parametrize("weights", [[None] * 3, [1.0] * 3], ids=["no-column", "all-ones"])
 def test_unweighted_equals_trl(tmp_path, weights):
     from trl import DPOTrainer
@@ -169,6 +198,7 @@ def test_unweighted_equals_trl(tmp_path, weights):
     assert ours._metrics["train"]["rewards/accuracies"], "TRL's metrics are still logged"
 
 
+@needs_trls_own_loss
 def test_weighted_path_matches_trl_numbers(tmp_path):
     """The weighted code path (not the shortcut) reproduces TRL: uniform weight 2 doubles TRL's loss, and on one
     pair the per-pair SFT term equals TRL's own "sft" loss (token mean over the batch = that pair's mean)."""
@@ -190,6 +220,88 @@ def test_weighted_path_matches_trl_numbers(tmp_path):
         got = ours.compute_loss(ours.model, dict(one)).item()
         want = trl.compute_loss(trl.model, {k: v for k, v in one.items() if k != "sample_weight"}).item()
         assert got == pytest.approx(want, abs=1e-5)
+
+
+def test_trainer_loss_is_weighted_dpo_of_the_log_probs(tmp_path):
+    """The kit's loss against log-probs computed by hand (policy: the trained adapter; reference: TRL's frozen "ref"
+    copy), with weights and the SFT term, and TRL's reward metrics logged from them. Runs on every TRL version."""
+    w = [0.8, 1.0, 1.2]
+    trainer = _trainer(WeightedDPOTrainer, tmp_path, w, loss_type=["sigmoid", "sft"], loss_weights=[1.0, 2.0])
+    batch = _batch(trainer, weights=w)
+    loss = trainer.compute_loss(trainer.model, dict(batch)).item()
+    tokens = _token_logps_by_hand(trainer.model, batch, "default")
+    c, r = tokens.sum(1).chunk(2)
+    rc, rr = _summed_logps(trainer.model, batch, "ref")
+    assert not torch.allclose(c, rc)  # the policy moved: the log-ratios are not all zero
+    nll = -tokens.chunk(2)[0].sum(1) / batch["completion_mask"][:, 1:].chunk(2)[0].sum(1)
+    margin = 0.1 * ((c - rc) - (r - rr))
+    by_hand = sum(wi * (math.log1p(math.exp(-m)) + 2.0 * n) for wi, m, n in zip(w, margin.tolist(), nll.tolist()))
+    assert loss == pytest.approx(by_hand / 3, rel=1e-5)
+    logged = trainer._metrics["train"]
+    assert logged["rewards/accuracies"][-1] == pytest.approx((margin > 0).double().mean().item())
+    assert logged["rewards/margins"][-1] == pytest.approx(margin.mean().item(), rel=1e-4)
+    assert logged["logps/chosen"][-1] == pytest.approx(c.mean().item(), rel=1e-5)
+    assert logged["nll/chosen"][-1] == pytest.approx(nll.mean().item(), rel=1e-5)
+    assert logged["sample_weight"][-1] == pytest.approx(1.0)
+
+
+def test_gradient_accumulation_divides_the_kit_loss(tmp_path):
+    """The kit's loss is a batch mean: the Trainer must divide it by the accumulation steps. TRL 1.14 asks for that
+    with `model_accepts_loss_kwargs = False`, 1.15 with `loss_is_scaled_for_ga = False`; both are set. With a token
+    count passed in (as the Trainer does for batches with labels), only the first one makes transformers 5.17 divide."""
+    trainer = _trainer(WeightedDPOTrainer, tmp_path, [0.8, 1.0, 1.2], gradient_accumulation_steps=2)
+    assert trainer.model_accepts_loss_kwargs is False and type(trainer).loss_is_scaled_for_ga is False
+    batch = _batch(trainer)
+    full, grads = _loss_and_grads(trainer, batch)
+    trainer.model.zero_grad(set_to_none=True)
+    trainer.current_gradient_accumulation_steps = 2  # what the Trainer's loop sets for each accumulation window
+    step = trainer.training_step(trainer.model, dict(batch), num_items_in_batch=torch.tensor(6)).item()
+    assert step == pytest.approx(full / 2, rel=1e-6)
+    stepped = {n: p.grad for n, p in trainer.model.named_parameters() if p.grad is not None}
+    assert set(stepped) == set(grads)
+    for name, g in grads.items():
+        torch.testing.assert_close(stepped[name], g / 2, atol=1e-7, rtol=1e-5)
+
+
+def test_the_trl_calls_the_kit_makes_have_these_signatures():
+    """Every TRL name the kit's DPO trainers use, with the parameters used, on whichever TRL runs this test (1.14.2
+    in .venv, 1.15.0 in tests/test_trl115.py)."""
+    from trl import DPOConfig, DPOTrainer
+    from trl.models.utils import disable_gradient_checkpointing
+    from trl.trainer.dpo_trainer import DataCollatorForPreference
+    from trl.trainer.utils import selective_log_softmax, use_adapter
+
+    def params(f):
+        return list(inspect.signature(f).parameters)
+
+    assert params(DPOTrainer.compute_loss) == ["self", "model", "inputs", "return_outputs", "num_items_in_batch"]
+    assert params(selective_log_softmax)[:2] == ["logits", "index"] and "row_mask" in params(selective_log_softmax)
+    assert params(use_adapter) == ["model", "adapter_name"]
+    assert params(disable_gradient_checkpointing) == ["model", "gradient_checkpointing_kwargs"]
+    assert params(DPOTrainer._set_signature_columns_if_needed) == ["self"]
+    assert params(DataCollatorForPreference.torch_call) == ["self", "examples"]
+    assert "pad_token_id" in {f.name for f in dataclasses.fields(DataCollatorForPreference)}
+    config_fields = {f.name for f in dataclasses.fields(DPOConfig)}
+    assert {"beta", "loss_type", "loss_weights", "ld_alpha", "use_weighting", "use_liger_kernel", "f_divergence_type",
+            "precompute_ref_log_probs", "max_length"} <= config_fields
+
+
+@pytest.mark.skipif(not TRL_FUSED_HEAD or torch.cuda.is_available(),
+                    reason="TRL's own DPO loss runs here (trl < 1.15 builds the logits; or a GPU runs the kernel)")
+def test_trls_own_loss_cannot_run_on_a_cpu(tmp_path):
+    """What fails on trl 1.15.0 without a GPU, exactly: the fused LM head's Triton kernel is not there
+    (`_ChunkedLogProbFunction` is None when `trl.kernels` cannot import triton), so TRL's loss and its
+    `compute_ref_log_probs` raise; DPOTrainer's constructor does not."""
+    from trl import DPOTrainer
+    from trl.trainer import utils as trl_utils
+
+    ours = _trainer(DPOTrainer, tmp_path, [None] * 3)
+    batch = _batch(ours)
+    assert trl_utils._ChunkedLogProbFunction is None
+    with pytest.raises(AttributeError, match="'NoneType' object has no attribute 'apply'"):
+        ours.compute_loss(ours.model, dict(batch))
+    with pytest.raises(AttributeError, match="'NoneType' object has no attribute 'apply'"):
+        ours.compute_ref_log_probs(ours.model, dict(batch))
 
 
 # --- (3) weights move loss and gradients by one pair's share -------------------------------------------------------

@@ -14,7 +14,8 @@ from gr_colab.modpo_data import load_saferlhf, preference_pairs, relabel_safer, 
 from conftest import SAMPLE
 
 # The tiny Llama and character tokenizer of the HS-DPO loss tests (reused, not copied).
-from test_hsdpo_loss import _args, _move_policy, _one_thread, _peft_model, _rows, _tokenizer  # noqa: F401
+from test_hsdpo_loss import (_args, _move_policy, _one_thread, _peft_model, _rows, _summed_logps,  # noqa: F401
+                             _tokenizer, needs_trls_own_loss)
 
 SAMPLE_FILE = SAMPLE / "modpo" / "saferlhf_sample.jsonl"
 
@@ -77,19 +78,10 @@ def _batch(trainer):
     return trainer.data_collator([{k: ds[i][k] for k in keep} for i in range(len(ds))])
 
 
-def _summed_logps(model, batch, adapter):
-    """Completion log-probs by hand: log_softmax, gather the next token, keep completion positions, sum."""
-    from trl.trainer.utils import use_adapter
-
-    with torch.no_grad(), use_adapter(model, adapter):
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    logp = torch.log_softmax(logits[:, :-1].double(), -1).gather(-1, batch["input_ids"][:, 1:, None])[..., 0]
-    return (logp * batch["completion_mask"][:, 1:]).sum(1).chunk(2)
-
-
 def test_trainer_loss_is_modpo_of_the_log_probs(tmp_path):
     margins = [(0.3, -0.2), (-0.1, 0.4), (0.0, 0.0)]
     trainer = _modpo_trainer(tmp_path, 0.5, margins)
+    assert trainer.model_accepts_loss_kwargs is False and type(trainer).loss_is_scaled_for_ga is False  # GA divides
     batch = _batch(trainer)
     assert batch[MARGIN_CHOSEN].tolist() == pytest.approx([m[0] for m in margins])
     loss = trainer.compute_loss(trainer.model, dict(batch)).item()
@@ -103,6 +95,7 @@ def test_trainer_loss_is_modpo_of_the_log_probs(tmp_path):
     assert logged["safety_margin/chosen"][-1] == pytest.approx(sum(m[0] for m in margins) / 3)
 
 
+@needs_trls_own_loss
 def test_trainer_with_w_one_equals_trls_dpo_loss(tmp_path):
     from datasets import Dataset
     from trl import DPOTrainer
