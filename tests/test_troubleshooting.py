@@ -29,9 +29,12 @@ QUOTED = [
     "first",
     "gr-colab: already installed in this session",
     "a free Colab runtime has",
-    "the converter takes a minute; the quantizer compiles once (about 8 minutes on Colab), and the build is kept there "
-    "for the next session.",
-    "compiles llama.cpp: ~7-8 min on 2 cores",
+    "the converter takes a minute; the quantizer compiles once (about 8 minutes on Colab, a progress line every 30 s), "
+    "for any x86-64 CPU with AVX2 (not only this VM's), and the build is kept there, with what it was built for, for "
+    "the next session.",
+    "compiling llama.cpp: about 8 minutes on 2 cores; a progress line every",
+    "no build record beside it (built by an earlier kit, maybe with -march=native)",
+    "it needs CPU instructions this CPU lacks:",
     "see the lines above. docs/troubleshooting.md has the common causes (disk, cmake).",
     "Free space (delete old checkpoints) or export fewer GGUF types (gguf_types).",
     "is on Drive so that the work outlives this runtime; nothing was written. Run this cell again and accept Drive's "
