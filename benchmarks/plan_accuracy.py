@@ -6,6 +6,7 @@ mean row length the prepare stage measured. Each lane starts from an empty run f
 
     python benchmarks/plan_accuracy.py [--lanes cpu-tiny cpu-270m] [--run-root runs/bench-plan-accuracy]
     python benchmarks/plan_accuracy.py --calibrate   # the primitive costs the CPU constants come from
+    python benchmarks/plan_accuracy.py --replan      # the table again from the saved measurements, today's plan
 
 ``--calibrate`` measures what ``gr_colab.timing.DEVICES["CPU"]`` rests on, apart from whole stages: the twin's
 decode step (the per-step floor), the 270M's decode step at batch 1 and 8 (weight reads, per-row FLOPs) and LoRA
@@ -13,6 +14,7 @@ training steps of both at two lengths (FLOP rate, per-step overhead). Time on a 
 """
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -29,13 +31,11 @@ SMALL_270M = dict(rsft_max_steps=4, eval_limit=2, eval_benchmarks=["SimpleSafety
 LANES = {"cpu-tiny": {}, "cpu-270m": SMALL_270M}
 
 
-def run_lane(preset: str, run_dir: Path) -> list:
-    """Rows of (stage, planned min, measured min) for one lane, run from scratch."""
+def run_lane(preset: str, run_dir: Path) -> dict:
+    """The measured minutes of each stage of one lane, run from scratch (saved in ``measured.json``)."""
     shutil.rmtree(run_dir, ignore_errors=True)
     config = GRConfig.load(preset, run_dir=str(run_dir), **LANES[preset])
-    sizes = benchmark_sizes(config.eval_benchmarks)
-    measured, evals = {}, 0
-    planned = None
+    measured, evals, mean_tokens = {}, 0, None
     for stage in RUN_ORDER:
         summary = run_stage(config, stage)
         key = stage
@@ -43,10 +43,22 @@ def run_lane(preset: str, run_dir: Path) -> list:
             evals += 1
             key = "eval" if evals == 1 else "eval (hsdpo)"
         measured[key] = summary["measured"]["seconds"] / 60
-        if stage == "prepare":  # the plan, with the mean row length prepare measured, before anything trains
-            planned = plan_stages(config, "CPU", sizes, mean_tokens=summary.get("mean_tokens"))
-    rows = [(k, planned.get(k), v) for k, v in measured.items()]
-    return rows
+        if stage == "prepare":
+            mean_tokens = summary.get("mean_tokens")
+        if stage == "mine":
+            measured["pairs mined"] = summary.get("pairs")
+    saved = {"preset": preset, "overrides": LANES[preset], "mean_tokens": mean_tokens, "minutes": measured,
+             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_average": os.getloadavg()}
+    (run_dir / "measured.json").write_text(json.dumps(saved, indent=2))
+    return saved
+
+
+def rows_of(saved: dict, run_dir: Path) -> list:
+    """(stage, planned min, measured min): the plan ``gr-colab plan`` makes for the lane on the "CPU" device, with
+    the mean row length the prepare stage measured."""
+    config = GRConfig.load(saved["preset"], run_dir=str(run_dir), **saved["overrides"])
+    planned = plan_stages(config, "CPU", benchmark_sizes(config.eval_benchmarks), mean_tokens=saved["mean_tokens"])
+    return [(k, planned.get(k), v) for k, v in saved["minutes"].items() if k != "pairs mined"]
 
 
 def table(preset: str, rows: list) -> str:
@@ -130,6 +142,7 @@ def main() -> int:
     parser.add_argument("--lanes", nargs="+", default=list(LANES), choices=list(LANES))
     parser.add_argument("--run-root", default="runs/bench-plan-accuracy")
     parser.add_argument("--calibrate", action="store_true")
+    parser.add_argument("--replan", action="store_true", help="no runs: the saved measurements against the plan")
     args = parser.parse_args()
     root = Path(args.run_root)
     if args.calibrate:
@@ -137,8 +150,12 @@ def main() -> int:
         return 0
     report = []
     for preset in args.lanes:
-        rows = run_lane(preset, root / preset)
-        report.append(table(preset, rows))
+        run_dir = root / preset
+        saved = json.loads((run_dir / "measured.json").read_text()) if args.replan else run_lane(preset, run_dir)
+        report.append(table(preset, rows_of(saved, run_dir)) + f"\n\nmeasured {saved['when']}, load average "
+                      f"{', '.join(f'{x:.1f}' for x in saved['load_average'])} (2 cores, shared)"
+                      + (f"; {saved['minutes'].get('pairs mined')} pairs mined" if 'pairs mined' in saved['minutes']
+                         else ""))
         print(report[-1], flush=True)
     (root / "plan_accuracy.md").write_text("\n\n".join(report) + "\n")
     print(f"written: {root / 'plan_accuracy.md'}")
