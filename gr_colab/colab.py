@@ -15,14 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .runtime import DRIVE_ROOT, DRIVE_RUNS, LOCAL_RUNS, REPO_ROOT, in_colab  # noqa: F401 (re-exported for notebooks)
+from .runtime import CONTENT, DRIVE_ROOT, DRIVE_RUNS, LOCAL_RUNS, REPO_ROOT, in_colab, on_drive  # noqa: F401 (re-exported)
 REPO_URL = "https://github.com/gr-colab/gr-colab"  # the kit's repository: notebooks, README and install read this
-INSTALLED_MARKER = Path("/content/.gr_colab_installed")  # one install per Colab session
+INSTALLED_MARKER = Path(CONTENT) / ".gr_colab_installed"  # one install per Colab session (runtime)
+ONE_RUNTIME = ("This notebook is its own Colab runtime (its own VM, install, Drive prompt and T4): disconnect the "
+               "previous notebook's (Runtime > Disconnect and delete runtime) so it does not hold a GPU; the run "
+               "folder on Drive carries the work from one to the next.")
 # Stage → the notebook that makes it: a notebook opened in a fresh runtime names the one to run first.
 MADE_BY = {"prepare": "03_rsft", "rsft": "03_rsft", "eval": "04_evaluation", "mine": "05_mining",
            "hsdpo": "06_hsdpo", "export": "07_export"}
 PLANNED = {"03": "03 R-SFT", "04": "04 evaluation", "05": "05 mining", "06": "06 HS-DPO", "07": "07 export"}
 CHAPTERS = ("08", "09")  # red-teaming (ReverseGen) and MODPO
+WORKSHOP = "99"  # notebooks/99_workshop: 00 → 07's stages in one runtime
 
 
 @dataclass
@@ -241,8 +245,17 @@ def import_unsloth_first() -> bool:
     return True
 
 
-def drive_run_dir(preset: str, mount=None) -> str:
-    """The run folder on Drive (mounted here); when Drive cannot be mounted, a local folder and a clear warning."""
+class DriveNotMounted(SystemExit):
+    """The run folder is meant for Drive and Drive did not mount. A SystemExit, so "Run all" stops here: a fallback
+    to the runtime's disk would lose the work with the runtime (the next notebook is a new one)."""
+
+
+def drive_mounted() -> bool:
+    return os.path.isdir(os.path.join(DRIVE_ROOT, "MyDrive"))
+
+
+def mount_drive(run_dir: str, mount=None) -> str:
+    """Mount Drive for ``run_dir`` (a folder on Drive) or stop with what to do; never a silent local fallback."""
     try:
         if mount is not None:
             mount(DRIVE_ROOT)
@@ -250,13 +263,20 @@ def drive_run_dir(preset: str, mount=None) -> str:
             from google.colab import drive  # type: ignore
 
             drive.mount(DRIVE_ROOT)
-        return f"{DRIVE_RUNS}/{preset}"
     except Exception as exc:
-        local = f"{LOCAL_RUNS}/{preset}"
-        print(f"⚠ Google Drive could not be mounted ({type(exc).__name__}: {exc}). The run folder is {local}, which a "
-              "disconnect erases: checkpoints will not survive. Mount Drive (the folder icon on the left) and run "
-              "this cell again to keep them.")
-        return local
+        raise DriveNotMounted(
+            f"Google Drive could not be mounted ({type(exc).__name__}: {exc}). The run folder {run_dir} is on Drive "
+            "so that the work outlives this runtime; nothing was written. Run this cell again and accept Drive's "
+            f"prompt, or set OVERRIDES = {{\"run_dir\": \"{LOCAL_RUNS}/...\"}} to work on this runtime's disk knowingly "
+            "(a disconnect erases it, and the next notebook, a new runtime, will not find it).") from None
+    if not drive_mounted():
+        raise DriveNotMounted(f"drive.mount returned but {DRIVE_ROOT}/MyDrive is not there; run this cell again")
+    return run_dir
+
+
+def drive_run_dir(preset: str, mount=None) -> str:
+    """The run folder on Drive, with Drive mounted; :class:`DriveNotMounted` when it cannot be."""
+    return mount_drive(f"{DRIVE_RUNS}/{preset}", mount)
 
 
 def start(preset: str = "auto", overrides: Optional[dict] = None, notebook: Optional[str] = None,
@@ -268,8 +288,11 @@ def start(preset: str = "auto", overrides: Optional[dict] = None, notebook: Opti
 
     name = resolve_preset(preset)
     overrides = dict(overrides or {})
-    if in_colab() and "run_dir" not in overrides:
-        overrides["run_dir"] = drive_run_dir(name)
+    if in_colab():
+        print(ONE_RUNTIME)
+        overrides["run_dir"] = overrides.get("run_dir") or f"{DRIVE_RUNS}/{name}"
+        if on_drive(overrides["run_dir"]):
+            mount_drive(str(overrides["run_dir"]))
     config = GRConfig.load(name, **overrides)
     saved = config.layout.config_yaml
     if saved.exists():
@@ -286,15 +309,35 @@ def require(config, stages, notebook: Optional[str] = None) -> None:
     from .runs import is_complete
 
     for stage in stages:
-        if not is_complete(config.layout.stage(stage)):
+        folder = config.layout.stage(stage)
+        if not is_complete(folder):
             first = MADE_BY[stage]
             raise MissingStage(f"{notebook or 'this notebook'} needs the {stage} stage of the run in {config.run_dir}, "
-                               f"and it is not there: run notebooks/{first}.ipynb first (same PRESET and OVERRIDES)")
+                               f"and it is not there (looked for {folder}/complete.json; {_drive_state(config)}): "
+                               f"run notebooks/{first}.ipynb first (same PRESET and OVERRIDES)")
+
+
+def _drive_state(config) -> str:
+    """Where the run folder is and whether Drive is mounted: a prerequisite "missing" on Colab is often one written to
+    another runtime's disk, or a Drive that is not mounted."""
+    if not in_colab():
+        return "not on Colab: no Drive involved"
+    mounted = f"Drive is {'mounted' if drive_mounted() else 'NOT mounted'} at {DRIVE_ROOT}"
+    if on_drive(config.run_dir):
+        return f"{mounted}; the run folder is on Drive"
+    return (f"{mounted}; the run folder is on this runtime's own disk, which a new runtime does not have: an earlier "
+            "notebook's files there went with its runtime")
 
 
 def planner_line(config, notebook: str) -> str:
     """The planner's time and memory for this notebook's stage on a T4, for the chosen preset."""
     key = PLANNED.get(notebook[:2])
+    if notebook[:2] == WORKSHOP and not config.preset.startswith("cpu-"):
+        from .budget import plan_session
+
+        return "\n".join(plan_session(config))
+    if key is None and notebook[:2] == WORKSHOP:
+        key = "03 R-SFT to 07 export"
     if key is None and notebook[:2] in CHAPTERS:
         return (f"{notebook}: an advanced chapter that trains several small models; the planner has no model of it "
                 f"yet: its page (docs/{notebook}.md) gives the counts per preset")

@@ -20,10 +20,13 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Union
 REPO_ROOT = Path(__file__).resolve().parent.parent  # the kit's checkout: requirements.txt, scripts/, sample_data/
 SAMPLE_DATA = REPO_ROOT / "sample_data"
 
-DRIVE_ROOT = "/content/drive"  # where Colab mounts Google Drive
+# Colab's local disk, gone with the runtime. ``GR_COLAB_CONTENT`` moves it (and so every path below) for the tests'
+# stand-in Colab world (tests/colab_world.py); on Colab it is never set.
+CONTENT = os.environ.get("GR_COLAB_CONTENT") or "/content"
+DRIVE_ROOT = CONTENT + "/drive"  # where Colab mounts Google Drive
 DRIVE_RUNS = DRIVE_ROOT + "/MyDrive/gr-colab"  # the default run folders on Colab: they survive a disconnect
-LOCAL_RUNS = "/content/runs"  # Colab's local disk: a disconnect erases it
-SCRATCH = "/content/gr-colab-scratch"  # Colab's local disk, for big intermediates that need not survive
+LOCAL_RUNS = CONTENT + "/runs"  # Colab's local disk: a disconnect erases it
+SCRATCH = CONTENT + "/gr-colab-scratch"  # Colab's local disk, for big intermediates that need not survive
 
 
 def in_colab() -> bool:

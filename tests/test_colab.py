@@ -11,25 +11,34 @@ import types
 import pytest
 
 from conftest import ROOT
-from gr_colab import colab
+from gr_colab import colab, runtime
 from gr_colab.config import GRConfig, resolve_preset
 
 
 @pytest.fixture
 def stand_in_colab(monkeypatch, tmp_path):
-    """A stand-in ``google.colab`` (drive.mount records its calls; userdata has no secret) and Drive in tmp_path."""
+    """A stand-in ``google.colab`` (drive.mount records its calls and makes ``MyDrive``, as the real one; userdata
+    has no secret) and Colab's /content, Drive included, in tmp_path."""
     mounts = []
+    content = tmp_path / "content"
+
+    def mount(root):
+        mounts.append(root)
+        os.makedirs(os.path.join(root, "MyDrive"), exist_ok=True)
+
     google = types.ModuleType("google")
     module = types.ModuleType("google.colab")
-    module.drive = types.SimpleNamespace(mount=lambda root: mounts.append(root))
+    module.drive = types.SimpleNamespace(mount=mount)
     module.userdata = types.SimpleNamespace(get=lambda key: None)
     google.colab = module
     monkeypatch.setitem(sys.modules, "google", google)
     monkeypatch.setitem(sys.modules, "google.colab", module)
-    monkeypatch.setattr(colab, "DRIVE_RUNS", str(tmp_path / "drive" / "MyDrive" / "gr-colab"))
-    monkeypatch.setattr(colab, "LOCAL_RUNS", str(tmp_path / "content" / "runs"))
-    monkeypatch.setattr(colab, "INSTALLED_MARKER", tmp_path / "content" / ".gr_colab_installed")
-    (tmp_path / "content").mkdir()
+    for mod in (colab, runtime):  # what GR_COLAB_CONTENT would give, set after import
+        monkeypatch.setattr(mod, "DRIVE_ROOT", str(content / "drive"))
+        monkeypatch.setattr(mod, "DRIVE_RUNS", str(content / "drive" / "MyDrive" / "gr-colab"))
+        monkeypatch.setattr(mod, "LOCAL_RUNS", str(content / "runs"))
+    monkeypatch.setattr(colab, "INSTALLED_MARKER", content / ".gr_colab_installed")
+    content.mkdir()
     return mounts
 
 
@@ -38,17 +47,70 @@ def test_install_cell_keeps_colabs_torch_and_installs_unsloth_without_deps(stand
 
     ran = []  # a fake pip: records the commands (installing on this machine is not the point)
     commands = colab.install(run=ran.append)
-    assert commands == ran and len(ran) == 3
-    unsloth, rest, kit = ran
+    assert commands == ran and len(ran) == 3 + len(colab.UNSLOTH_EXTRAS)
+    unsloth, rest, *extras, kit = ran
     assert unsloth[-3:] == ["--no-deps", "unsloth==2026.10.9", "unsloth_zoo==2026.10.9"] and "-q" in unsloth
     assert not any(re.match(r"torch\b", arg) for arg in rest), "torch is never in the install list"
     constraints = rest[rest.index("-c") + 1]
     assert open(constraints).read() == f"torch=={metadata.version('torch').split('+')[0]}\n"
     assert "trl==1.14.2" in rest and "transformers==5.17.0" in rest
+    for cmd, extra in zip(extras, colab.UNSLOTH_EXTRAS):  # each against Colab's torch (the same constraints)
+        assert cmd[-1] == extra and cmd[cmd.index("-c") + 1] == constraints
     assert kit[-3:] == ["--no-deps", "-e", str(ROOT)]
     out = capsys.readouterr().out
-    assert "keeping torch" in out and "versions: torch" in out
-    assert colab.install(run=ran.append) == [] and len(ran) == 3  # once per session
+    assert "keeping torch" in out and "versions: torch" in out and "Restart session" not in out
+    assert colab.install(run=ran.append) == [] and len(ran) == 3 + len(colab.UNSLOTH_EXTRAS)  # once per session
+
+
+def test_the_torch_range_is_read_from_unsloths_own_metadata():
+    from importlib import metadata
+
+    declared = colab.unsloth_torch_range()
+    assert declared and all(f"torch{spec}" in " ".join(metadata.requires("unsloth")).replace(" ", "")
+                            or spec in " ".join(metadata.requires("unsloth")) for spec in declared.split(",")[:1])
+    from packaging.specifiers import SpecifierSet
+
+    assert "2.13.0" in SpecifierSet(declared) and "2.15.0" not in SpecifierSet(declared)
+
+
+def test_install_stops_when_colabs_torch_is_outside_unslothss_range(stand_in_colab, monkeypatch):
+    real_version = colab._version
+    monkeypatch.setattr(colab, "_version", lambda n: "2.15.0+cu126" if n == "torch" else real_version(n))
+    ran = []
+    with pytest.raises(colab.TorchOutOfRange) as stop:
+        colab.install(run=ran.append)
+    message = str(stop.value)
+    assert "torch 2.15.0 is outside the range the pinned Unsloth declares (torch " in message
+    assert "<2.15.0" in message and "Runtime version" in message and "Restart session" in message
+    assert len(ran) == 1 and "unsloth==2026.10.9" in ran[0]  # stopped before the rest of the install
+    assert not colab.INSTALLED_MARKER.exists()
+
+
+def test_an_extra_without_a_build_is_named_and_the_install_goes_on(stand_in_colab, capsys):
+    def pip(cmd):  # a fake pip that finds no xformers wheel for this torch, as pip does with a constraints file
+        if cmd[-1] == "xformers":
+            raise subprocess.CalledProcessError(1, cmd)
+
+    commands = colab.install(run=pip)
+    assert commands[-1][-3:] == ["--no-deps", "-e", str(ROOT)]
+    out = capsys.readouterr().out
+    assert "⚠ xformers: no build for torch" in out and "SDPA" in out and "cut_cross_entropy" not in out
+
+
+def test_the_install_says_once_to_restart_when_it_replaced_an_imported_package(stand_in_colab, monkeypatch, capsys):
+    import transformers  # noqa: F401  (imported by the kernel before the install, as a notebook might)
+
+    versions = {"transformers": "5.16.0"}
+    real_version = colab._version
+    monkeypatch.setattr(colab, "_version", lambda n: versions.get(n) or real_version(n))
+
+    def pip(cmd):
+        if "transformers==5.17.0" in cmd:
+            versions["transformers"] = "5.17.0"  # what pip did to the installed distribution
+
+    colab.install(run=pip)
+    out = capsys.readouterr().out
+    assert out.count("Restart session") == 1 and "the install replaced transformers" in out
 
 
 def test_install_does_nothing_off_colab():
@@ -75,14 +137,37 @@ def test_run_folder_defaults_to_drive_and_a_saved_config_is_reloaded(stand_in_co
     assert "reloaded this run's config" in capsys.readouterr().out
 
 
-def test_drive_that_cannot_mount_gives_a_local_folder_and_a_warning(stand_in_colab, capsys):
-    def refuse(root):
-        raise RuntimeError("mount failed: user declined")
+def test_drive_that_cannot_mount_stops_with_what_to_do_and_never_falls_back(stand_in_colab, tmp_path):
+    def refuse(root):  # what the real mount raises when its pop-up is refused (google.colab._message.MessageError)
+        raise RuntimeError("Error: credential propagation was unsuccessful")
 
-    run_dir = colab.drive_run_dir("t4-270m", mount=refuse)
-    assert run_dir == f"{colab.LOCAL_RUNS}/t4-270m"
-    out = capsys.readouterr().out
-    assert "could not be mounted" in out and "a disconnect erases" in out
+    with pytest.raises(colab.DriveNotMounted) as stop:
+        colab.drive_run_dir("t4-270m", mount=refuse)
+    text = str(stop.value)
+    assert "credential propagation was unsuccessful" in text and "nothing was written" in text
+    assert "Run this cell again and accept Drive's prompt" in text and '"run_dir"' in text
+    assert not (tmp_path / "content" / "runs").exists()
+
+
+def test_start_mounts_drive_for_a_run_dir_on_drive_and_not_for_a_local_one(stand_in_colab, tmp_path):
+    own = f"{colab.DRIVE_ROOT}/MyDrive/elsewhere"
+    config, _ = colab.start("cpu-tiny", {"run_dir": own})  # a Drive folder of the student's choice: mounted too
+    assert stand_in_colab == [colab.DRIVE_ROOT] and config.run_dir == own
+    local = str(tmp_path / "content" / "runs" / "mine")
+    config, _ = colab.start("cpu-tiny", {"run_dir": local})  # chosen knowingly: no mount, no stop
+    assert config.run_dir == local and len(stand_in_colab) == 1
+
+
+def test_a_missing_prerequisite_on_colab_names_the_folder_and_the_drive(stand_in_colab, tmp_path):
+    local = str(tmp_path / "content" / "runs" / "cpu-tiny")
+    with pytest.raises(colab.MissingStage) as stop:
+        colab.start("cpu-tiny", {"run_dir": local}, notebook="04_evaluation", needs=["rsft"])
+    text = str(stop.value)
+    assert f"looked for {local}/rsft/complete.json" in text and "Drive is NOT mounted" in text
+    assert "this runtime's own disk" in text
+    with pytest.raises(colab.MissingStage) as stop:
+        colab.start("cpu-tiny", {}, notebook="04_evaluation", needs=["rsft"])
+    assert "Drive is mounted" in str(stop.value) and "the run folder is on Drive" in str(stop.value)
 
 
 def test_a_notebook_refuses_when_its_prerequisite_stage_is_missing(tmp_path):
@@ -126,21 +211,28 @@ def test_notebooks_ask_colab_for_a_t4():
         assert meta["colab"]["gpuType"] == "T4" and meta["accelerator"] == "GPU", path.name
 
 
-def test_unsloth_is_imported_before_trl_and_transformers(tmp_path):
-    """A stand-in ``unsloth`` package (the real one needs a GPU) records which libraries were already imported
-    when the kit imported it."""
+def test_unsloth_is_imported_before_trl_and_transformers_on_colab_with_a_gpu_only(tmp_path):
+    """A stand-in ``unsloth`` package records which libraries were already imported when the kit imported it. On
+    Colab with a GPU (stand-in ``google.colab``, torch's ``is_available`` answering True) it comes first; off Colab,
+    or without a GPU, it is never imported (the real one would load its CPU backend and patch TRL)."""
     pkg = tmp_path / "unsloth"
     pkg.mkdir()
     (pkg / "__init__.py").write_text(
         "import sys, json\n"
         "json.dump(sorted(m for m in ('trl', 'transformers', 'peft') if m in sys.modules),\n"
-        "          open(sys.argv[0] if False else __file__ + '.seen', 'w'))\n")
-    code = "import gr_colab; from gr_colab import hsdpo, pipeline; print('ok')"
+        "          open(__file__ + '.seen', 'w'))\n")
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
+    colab_gpu = ("import sys, types, torch, importlib.machinery as m; g = types.ModuleType('google.colab'); "
+                 "g.__spec__ = m.ModuleSpec('google.colab', None); sys.modules['google.colab'] = g; "
+                 "torch.cuda.is_available = lambda: True; ")
+    for prefix, imported in (("", False), (colab_gpu.replace("lambda: True", "lambda: False"), False),
+                             (colab_gpu, True)):
+        (pkg / "__init__.py.seen").unlink(missing_ok=True)
+        code = prefix + "import gr_colab; from gr_colab import hsdpo, pipeline; print('ok')"
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert (pkg / "__init__.py.seen").exists() == imported, prefix
     assert (pkg / "__init__.py.seen").read_text() == "[]"  # nothing Unsloth patches was imported before it
-
 
 def test_export_installs_llamacpp_when_it_is_missing_on_colab(stand_in_colab, monkeypatch, tmp_path):
     from gr_colab import llamacpp
