@@ -2,9 +2,10 @@
 1.14.2: scripts/make_trl115_env.sh makes .venv-trl115 (.venv's packages with trl 1.15.0 first on the path) and the
 HS-DPO and MODPO loss tests run there, in a process of their own.
 
-What trl 1.15.0 cannot do on a CPU is TRL's own DPO loss (its fused LM head's kernel is Triton, GPU only): those
-comparisons skip there, with that reason, and test_hsdpo_loss.py::test_trls_own_loss_cannot_run_on_a_cpu shows the
-failure itself. Everything of the kit's (its trainers' loss, gradients, metrics, a short training run) runs."""
+What trl 1.15.0 cannot do on a CPU is TRL's own DPO and SFT losses (their fused LM head's kernel is Triton, GPU
+only): the comparisons with TRL's DPO loss skip there, with that reason; test_hsdpo_loss.py::
+test_trls_own_loss_cannot_run_on_a_cpu and test_trl_115_sft_loss_cannot_run_on_a_cpu_either show the failure itself.
+Everything of the kit's DPO trainers (loss, gradients, metrics, a short training run) runs."""
 import os
 import subprocess
 import sys
@@ -81,3 +82,34 @@ def test_hsdpo_and_modpo_loss_tests_pass_on_trl_115(trl115, tmp_path):
                  "test_the_trl_calls_the_kit_makes_have_these_signatures", "test_trls_own_loss_cannot_run_on_a_cpu",
                  "test_trainer_loss_is_modpo_of_the_log_probs", "test_trainer_refuses_pairs_without_margins"):
         assert name in passed, f"{name} did not pass on trl 1.15.0 ({sorted(passed)})"
+
+
+SFT_STEP = """
+import sys, tempfile
+sys.path.insert(0, "tests")
+from datasets import Dataset
+from trl import SFTConfig, SFTTrainer
+from test_hsdpo_loss import _peft_model, _tokenizer
+args = SFTConfig(output_dir=tempfile.mkdtemp(), use_cpu=True, report_to="none", max_length=64,
+                 per_device_train_batch_size=2, bf16=False, fp16=False)
+trainer = SFTTrainer(model=_peft_model(), args=args, processing_class=_tokenizer(),
+                     train_dataset=Dataset.from_dict({"text": ["is this safe: hello", "harmful? a loud noise"]}))
+batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
+try:
+    print("loss", float(trainer.compute_loss(trainer.model, batch)))
+except AttributeError as e:
+    print("AttributeError:", e)
+"""
+
+
+@pytest.mark.slow
+def test_trl_115_sft_loss_cannot_run_on_a_cpu_either(trl115):
+    """Why .venv stays on trl 1.14.2 (docs/00): 1.15.0's SFTTrainer computes its loss through the same fused LM head,
+    so R-SFT (and the red-team proposer's SFT) cannot train on a CPU with it; the same step runs on 1.14.2."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU runs the fused head's kernel")
+    assert _in_env(trl115, SFT_STEP).splitlines()[-1] == "AttributeError: 'NoneType' object has no attribute 'apply'"
+    last = _in_env(sys.executable, SFT_STEP).splitlines()[-1]  # the kit's .venv, trl 1.14.2
+    assert last.startswith("loss ") and float(last.split()[1]) > 0
