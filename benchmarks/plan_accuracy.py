@@ -10,20 +10,37 @@ mean row length the prepare stage measured. Each lane starts from an empty run f
 
 ``--calibrate`` measures what ``gr_colab.timing.DEVICES["CPU"]`` rests on, apart from whole stages: the twin's
 decode step (the per-step floor), the 270M's decode step at batch 1 and 8 (weight reads, per-row FLOPs) and LoRA
-training steps of both at two lengths (FLOP rate, per-step overhead). Time on a shared machine is noisy: say so.
+training steps of both at two lengths (FLOP rate, per-step overhead).
+
+Time is CPU time on ONE thread (``torch.set_num_threads(1)``; the process's user + system time, and its
+children's, e.g. llama.cpp's converter): on a shared machine wall time measures the other jobs, while one thread's
+CPU time is what an idle core would take. Wall time is printed beside it. The "CPU" device of the planner is that
+one core; torch's two threads on an idle 2-core machine make the FLOP-bound parts faster than planned.
 """
 import argparse
 import json
 import os
+import resource
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from gr_colab.budget import plan_stages
-from gr_colab.config import GRConfig
-from gr_colab.evaluate import benchmark_sizes
-from gr_colab.pipeline import RUN_ORDER, run_stage
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread, here and in subprocesses (see above)
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+from gr_colab.budget import plan_stages  # noqa: E402
+from gr_colab.config import GRConfig  # noqa: E402
+from gr_colab.evaluate import benchmark_sizes  # noqa: E402
+from gr_colab.pipeline import RUN_ORDER, run_stage  # noqa: E402
+
+
+def cpu_seconds() -> float:
+    """User + system time of this process (all its threads) and of its finished children."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 # cpu-270m at small counts: every stage runs, in minutes rather than hours
 SMALL_270M = dict(rsft_max_steps=4, eval_limit=2, eval_benchmarks=["SimpleSafetyTests", "XSTestResponseRefusal"],
@@ -35,19 +52,22 @@ def run_lane(preset: str, run_dir: Path) -> dict:
     """The measured minutes of each stage of one lane, run from scratch (saved in ``measured.json``)."""
     shutil.rmtree(run_dir, ignore_errors=True)
     config = GRConfig.load(preset, run_dir=str(run_dir), **LANES[preset])
-    measured, evals, mean_tokens = {}, 0, None
+    measured, wall, evals, mean_tokens = {}, {}, 0, None
     for stage in RUN_ORDER:
+        start = cpu_seconds()
         summary = run_stage(config, stage)
         key = stage
         if stage == "eval":
             evals += 1
             key = "eval" if evals == 1 else "eval (hsdpo)"
-        measured[key] = summary["measured"]["seconds"] / 60
+        measured[key] = (cpu_seconds() - start) / 60
+        wall[key] = summary["measured"]["seconds"] / 60
         if stage == "prepare":
             mean_tokens = summary.get("mean_tokens")
         if stage == "mine":
             measured["pairs mined"] = summary.get("pairs")
     saved = {"preset": preset, "overrides": LANES[preset], "mean_tokens": mean_tokens, "minutes": measured,
+             "wall_minutes": wall, "threads": torch.get_num_threads(),
              "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load_average": os.getloadavg()}
     (run_dir / "measured.json").write_text(json.dumps(saved, indent=2))
     return saved
@@ -62,7 +82,8 @@ def rows_of(saved: dict, run_dir: Path) -> list:
 
 
 def table(preset: str, rows: list) -> str:
-    lines = [f"## {preset}", "| stage | planned min | measured min | measured / planned |", "|---|---|---|---|"]
+    lines = [f"## {preset}", "| stage | planned min | measured min (1 thread's CPU time) | measured / planned |",
+             "|---|---|---|---|"]
     for stage, plan, real in rows:
         ratio = f"{real / plan:.2f}" if plan else "(not planned)"
         lines.append(f"| {stage} | {plan:.2f} | {real:.2f} | {ratio} |" if plan is not None
@@ -74,12 +95,13 @@ def table(preset: str, rows: list) -> str:
 
 
 def _timed(fn, repeat: int = 2) -> float:
-    fn()  # warm-up
+    """The least CPU time of ``repeat`` runs after a warm-up (one thread: an idle core's time)."""
+    fn()
     best = float("inf")
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = time.process_time()
         fn()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best
 
 
@@ -153,7 +175,8 @@ def main() -> int:
         run_dir = root / preset
         saved = json.loads((run_dir / "measured.json").read_text()) if args.replan else run_lane(preset, run_dir)
         report.append(table(preset, rows_of(saved, run_dir)) + f"\n\nmeasured {saved['when']}, load average "
-                      f"{', '.join(f'{x:.1f}' for x in saved['load_average'])} (2 cores, shared)"
+                      f"{', '.join(f'{x:.1f}' for x in saved['load_average'])} (2 cores, shared); wall minutes "
+                      + ", ".join(f"{k} {v:.1f}" for k, v in saved["wall_minutes"].items())
                       + (f"; {saved['minutes'].get('pairs mined')} pairs mined" if 'pairs mined' in saved['minutes']
                          else ""))
         print(report[-1], flush=True)
