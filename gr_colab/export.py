@@ -69,6 +69,8 @@ def merge_adapter(config: GRConfig, adapter_dir: Union[str, Path], out_dir: Unio
         from . import unsloth_backend
 
         unsloth_backend.save_merged(loaded.model, loaded.tokenizer, str(tmp))
+        _copy_sentencepiece_model(loaded.model_path, tmp)  # the GPU path keeps it (unsloth/save.py 790-836); the CPU
+        # backend's merged save does not (unsloth_zoo/cpu/loader.py 588), and llama.cpp then tokenizes differently
     else:
         merged = loaded.model.merge_and_unload() if hasattr(loaded.model, "merge_and_unload") else loaded.model
         if loaded.device == "cuda":  # 16-bit, except a family that overflows in fp16 on a GPU without bf16

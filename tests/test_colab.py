@@ -222,7 +222,9 @@ def test_unsloth_is_imported_before_trl_and_transformers_on_colab_with_a_gpu_onl
         "json.dump(sorted(m for m in ('trl', 'transformers', 'peft') if m in sys.modules),\n"
         "          open(__file__ + '.seen', 'w'))\n")
     env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    colab_gpu = ("import sys, types, torch, importlib.machinery as m; g = types.ModuleType('google.colab'); "
+    # bitsandbytes picks its backend at import: imported before the pretend GPU, as it would find a real one
+    colab_gpu = ("import sys, types, torch, bitsandbytes, importlib.machinery as m; "
+                 "g = types.ModuleType('google.colab'); "
                  "g.__spec__ = m.ModuleSpec('google.colab', None); sys.modules['google.colab'] = g; "
                  "torch.cuda.is_available = lambda: True; ")
     for prefix, imported in (("", False), (colab_gpu.replace("lambda: True", "lambda: False"), False),

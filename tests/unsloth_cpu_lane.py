@@ -71,8 +71,9 @@ def main(preset: str, template: str, out: Path, dpo: bool) -> None:
             "2 cores: the twin's lane runs it")
     else:
         run_hsdpo(cfg, loaded, rows, out)
-    merged = out / "merged"
-    unsloth_backend.save_merged(loaded.model, tok, str(merged))
+    from gr_colab.export import merge_adapter
+
+    merged = merge_adapter(cfg, None, out / "merged", loaded=loaded)  # the kit's export: Unsloth's merged save
     say("merged", files=sorted(p.name for p in merged.iterdir()))
 
     from gr_colab.export import export_gguf
