@@ -62,7 +62,18 @@ def effective_batch_line(args) -> str:
     """The effective batch of a Trainer's arguments: per-device batch x processes x accumulation."""
     per, procs, accum = args.per_device_train_batch_size, args.world_size, args.gradient_accumulation_steps
     return (f"effective batch {per * procs * accum} = {per} per device x {procs} process(es) x {accum} "
-            f"accumulation ({args.parallel_mode.value})")
+            f"accumulation ({args.parallel_mode.value}, {launch_kind()})")
+
+
+def launch_kind() -> str:
+    """accelerate's distributed type of this run (NO, MULTI_CPU, MULTI_GPU, DEEPSPEED + its ZeRO stage, FSDP)."""
+    from accelerate.state import AcceleratorState
+
+    if not AcceleratorState._shared_state:
+        return "NO"
+    state = AcceleratorState()
+    plugin = getattr(state, "deepspeed_plugin", None)
+    return state.distributed_type.value + (f" ZeRO-{plugin.zero_stage}" if plugin is not None else "")
 
 
 def lora_config(config):

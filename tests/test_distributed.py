@@ -1,5 +1,5 @@
-"""R-SFT and HS-DPO on the twin in 2 processes (gloo on the CPU, accelerate's ``debug_launcher``), against the same
-stage in 1 process at the same effective batch: world size 2 seen by the Trainer, a different shard on each rank,
+"""R-SFT and HS-DPO on the twin in 2 processes (gloo on the CPU, set up as accelerate's ``debug_launcher`` does), against
+the same stage in 1 process at the same effective batch: world size 2 seen by the Trainer, a different shard on each rank,
 the marker, adapter and report written by rank 0 only, HS-DPO's weights and SFT term in the loss on both ranks,
 and the same losses and weights as the 1-process run (float tolerance).
 
@@ -39,9 +39,6 @@ def _pairs(rows: list) -> list:
 
 def _worker(stage: str, run_dir: str, out_dir: str) -> None:
     """One rank of the 2-process run: the real stage and report, with spies recording what each rank did."""
-    from accelerate.state import AcceleratorState
-
-    AcceleratorState._reset_state(reset_partial_state=True)  # the forked child must not inherit pytest's 1-process state
     from gr_colab import dist, hsdpo, report, rsft, runs
     from gr_colab.pipeline import run_stage
 
@@ -102,10 +99,21 @@ def _weights(adapter: Path) -> dict:
 
 
 def _two_processes(stage: str, run_dir: Path, out_dir: Path) -> list:
-    from accelerate import debug_launcher
+    """accelerate's ``debug_launcher`` (MULTI_CPU on gloo, the rendezvous in a file, no port), with its workers
+    started by spawn instead of fork: a process forked after torch ran its thread pool (any earlier test in this
+    session) hangs in its first parallel op."""
+    from accelerate.utils import patch_environment
+    from accelerate.utils.launch import PrepareForLaunch
+    from torch.multiprocessing import start_processes
 
     out_dir.mkdir()
-    debug_launcher(_worker, args=(stage, str(run_dir), str(out_dir)), num_processes=2)
+    # the same environment accelerate.launchers.debug_launcher sets (accelerate 1.15, launchers.py:312-320)
+    # (the rendezvous file in the test's folder: torch's FileStore deletes it when the processes are done)
+    with patch_environment(world_size=2, master_addr="127.0.0.1", master_port="29500",
+                           accelerate_mixed_precision="no", accelerate_debug_rdv_file=str(out_dir / "rendezvous"),
+                           accelerate_use_cpu="yes", gloo_socket_ifname="lo"):
+        start_processes(PrepareForLaunch(_worker, debug=True), args=(stage, str(run_dir), str(out_dir)), nprocs=2,
+                        start_method="spawn")
     return [json.loads((out_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
 
 
@@ -228,7 +236,7 @@ def test_the_rsft_command_under_torchrun_runs_in_two_processes(prepared, tmp_pat
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
                          env={**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "effective batch 4 = 2 per device x 2 process(es) x 1 accumulation (distributed)" in out.stdout
+    assert "effective batch 4 = 2 per device x 2 process(es) x 1 accumulation (distributed, MULTI_CPU)" in out.stdout
     assert out.stdout.count("effective batch") == 1  # printed by the main process only
     assert json.loads((run / "rsft" / "adapter" / "complete.json").read_text())["processes"] == 2
     assert json.loads((run / "rsft" / "complete.json").read_text())["steps"] == 1
@@ -246,3 +254,42 @@ def test_the_accelerate_configs_load(root, name, kind):
         assert cfg.deepspeed_config["zero_stage"] == int(name[-1])
     if name == "fsdp":
         assert cfg.fsdp_config["fsdp_state_dict_type"] == "FULL_STATE_DICT"
+
+
+@pytest.mark.slow
+def test_a_full_fine_tune_under_deepspeed_zero3_with_the_repos_config(prepared, tmp_path, root):
+    """`accelerate launch --config_file configs/accelerate/deepspeed_zero3.yaml -m gr_colab rsft` with finetune: full,
+    on the CPU (DeepSpeed's CPU accelerator, gloo; its shared-memory op compiled on first use): ZeRO-3 sharding the
+    twin over 2 processes, the gathered model written whole by the Trainer, read back by the next stage."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("deepspeed")
+    from safetensors.torch import load_file
+
+    from gr_colab.config import GRConfig
+    from gr_colab.models import is_full_model, load_model, resolve_model_path
+
+    run = tmp_path / "zero3"
+    shutil.copytree(prepared / "prepare", run / "prepare")
+    sets = ["finetune=full", "modules_to_save=[]", "train_limit=6", "max_seq_length=256", "group_by_length=false",
+            "rsft_batch_size=2", "rsft_max_steps=2", "logging_steps=1", "save_steps=100"]
+    accelerate = Path(sys.executable).with_name("accelerate")
+    cmd = [str(accelerate), "launch", "--config_file", str(root / "configs" / "accelerate" / "deepspeed_zero3.yaml"),
+           "--num_processes", "2", "--mixed_precision", "no", "-m", "gr_colab", "rsft", "--preset", "cpu-tiny",
+           "--run-dir", str(run)] + [a for s in sets for a in ("--set", s)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "effective batch 4 = 2 per device x 2 process(es) x 1 accumulation (distributed, DEEPSPEED ZeRO-3)" \
+        in out.stdout
+    folder = run / "rsft" / "adapter"
+    assert is_full_model(folder) and json.loads((folder / "complete.json").read_text())["processes"] == 2
+    trained = load_file(str(folder / "model.safetensors"))
+    base = load_file(str(next(Path(resolve_model_path(GRConfig.load("cpu-tiny"))).glob("*.safetensors"))))
+    # gathered, not ZeRO shards: every tensor whole; and trained: the weights moved
+    assert {k: v.shape for k, v in trained.items()} == {k: v.shape for k, v in base.items() if k in trained}
+    assert any((trained[k] - base[k]).abs().max() > 0 for k in trained)
+    loaded = load_model(GRConfig.load("cpu-tiny", finetune="full"), adapter=folder, trainable=False)
+    assert not hasattr(loaded.model, "peft_config") and loaded.model_path == str(folder)
