@@ -59,7 +59,8 @@ def grad_accum(per_device: int, accum: int, target: Optional[int], what: str) ->
 
 
 def effective_batch_line(args) -> str:
-    """The effective batch of a Trainer's arguments: per-device batch x processes x accumulation."""
+    """The effective batch of a Trainer's arguments: per-device batch x processes x accumulation, and how the
+    processes share the work (accelerate's distributed type; DeepSpeed's ZeRO stage)."""
     per, procs, accum = args.per_device_train_batch_size, args.world_size, args.gradient_accumulation_steps
     return (f"effective batch {per * procs * accum} = {per} per device x {procs} process(es) x {accum} "
             f"accumulation ({args.parallel_mode.value}, {launch_kind()})")
