@@ -9,7 +9,9 @@ import sys as _sys
 
 # On Colab with a GPU, Unsloth patches trl and transformers at import, so it comes before anything imports them.
 # Nowhere else: on a CPU Unsloth loads its CPU backend and patches TRL for the whole process.
-if "google.colab" in _sys.modules and _util.find_spec("unsloth") is not None and "unsloth" not in _sys.modules:
+from .runtime import in_colab as _in_colab
+
+if _in_colab() and _util.find_spec("unsloth") is not None and "unsloth" not in _sys.modules:
     from .colab import import_unsloth_first
 
     import_unsloth_first()
