@@ -242,6 +242,8 @@ def dpo_config(config, output_dir: Union[str, Path], device: str) -> DPOConfig:
 
 
 class HSDPOResult(Finished):
+    resumed_from: Optional[str] = None  # the checkpoint this run resumed from (set by train_hsdpo)
+
     @property
     def reward_accuracies(self) -> list:
         """TRL's rewards/accuracies at each logging step."""
@@ -252,11 +254,14 @@ class HSDPOResult(Finished):
         return self.series("rewards/margins")
 
 
-def train_hsdpo(config, loaded, pairs: list[dict], out_dir: Union[str, Path]) -> HSDPOResult:
+def train_hsdpo(config, loaded, pairs: list[dict], out_dir: Union[str, Path], resume: bool = True) -> HSDPOResult:
     """Weighted DPO of ``loaded.model`` (a PEFT model; its adapter at the start is the reference) on preference
-    pairs (mined hard samples, or rows with a prompt: :func:`gr_colab.training.preference_rows`); saves the
+    pairs (mined hard samples, or rows with a prompt: :func:`gr_colab.training.preference_rows`); resumes from the
+    last complete checkpoint in ``out_dir/checkpoints`` (a disconnect costs only the steps since it); saves the
     adapter and the tokenizer to ``out_dir/adapter`` and the curves to ``out_dir``."""
     from datasets import Dataset
+
+    from .training import resume_point
 
     if not pairs:
         raise ValueError("HS-DPO needs at least one preference pair")
@@ -267,12 +272,25 @@ def train_hsdpo(config, loaded, pairs: list[dict], out_dir: Union[str, Path]) ->
                                  train_dataset=Dataset.from_list(rows), processing_class=loaded.tokenizer,
                                  callbacks=callbacks())
     model = trainer.model
+    resume_from = resume_point(out / "checkpoints") if resume else None
+    if resume_from and "ref" in getattr(model, "peft_config", {}):
+        # A checkpoint holds the trained adapter at its root and TRL's "ref" copy in ref/. transformers 5.17's
+        # Trainer._load_from_checkpoint, once it sees an adapter subfolder, loads only the subfolders' adapters
+        # (trainer.py 3570-3575) and never the root one: the run would go on from the starting weights with the
+        # checkpoint's optimizer. So the trained adapter is loaded here; the Trainer restores the rest around it.
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(model, load_file(str(Path(resume_from) / "adapter_model.safetensors")),
+                                  adapter_name=model.active_adapter)
     try:
-        trainer.train()
+        trainer.train(resume_from_checkpoint=resume_from)
     finally:  # TRL's frozen reference copy: not part of the result, and a rerun on this model would re-add it
         if "ref" in getattr(model, "peft_config", {}):
             model.delete_adapter("ref")
     active = model.active_adapter if hasattr(model, "peft_config") else None  # None: a full fine-tune, no adapter
     done = finish(trainer, loaded.tokenizer, out, "HS-DPO", {"pairs": len(rows)},
                   adapters=None if active is None else [active] if isinstance(active, str) else list(active))
-    return HSDPOResult(**vars(done))
+    result = HSDPOResult(**vars(done))
+    result.resumed_from = resume_from
+    return result

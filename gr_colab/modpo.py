@@ -216,10 +216,12 @@ def train_reward(config, pairs: list[dict], out_dir: Union[str, Path]):
 
 
 def train_modpo(config, pairs: list[dict], w: float, out_dir: Union[str, Path]) -> dict:
-    """Step 2 for one ``w``: MODPO of a fresh adapter on the "better" pairs (with margins); saves ``out/adapter``."""
+    """Step 2 for one ``w``: MODPO of a fresh adapter on the "better" pairs (with margins); resumes from the last
+    complete checkpoint in ``out/checkpoints``; saves ``out/adapter``."""
     from datasets import Dataset
 
     from .models import load_model
+    from .training import resume_point
 
     if not pairs:
         raise ValueError("MODPO needs at least one preference pair")
@@ -233,13 +235,14 @@ def train_modpo(config, pairs: list[dict], w: float, out_dir: Union[str, Path]) 
                            train_dataset=Dataset.from_list(rows), processing_class=loaded.tokenizer,
                            callbacks=callbacks())
     model = trainer.model
+    resume_from = resume_point(out / "checkpoints")  # a fresh adapter: no "ref" copy, the Trainer reloads it all
     try:
-        trainer.train()
+        trainer.train(resume_from_checkpoint=resume_from)
     finally:
         if "ref" in getattr(model, "peft_config", {}):
             model.delete_adapter("ref")
     done = finish(trainer, loaded.tokenizer, out, f"MODPO w={w}", {"w": w, "pairs": len(rows)},
                   adapters=["default"])
     acc = done.series("rewards/accuracies")
-    return {"w": w, "pairs": len(rows), "steps": done.global_step, "losses": done.losses,
+    return {"w": w, "pairs": len(rows), "steps": done.global_step, "losses": done.losses, "resumed_from": resume_from,
             "reward_accuracy_first": acc[0] if acc else None, "reward_accuracy_last": acc[-1] if acc else None}

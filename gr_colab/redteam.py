@@ -72,16 +72,13 @@ def proposer_config(config: GRConfig) -> GRConfig:
 def warm_up(config: GRConfig, seeds: list, out: Path) -> Path:
     """Supervised warm-up of a fresh LoRA proposer; resumes from its last complete checkpoint; returns the adapter.
 
-    TRL's SFTTrainer on prompt/completion rows with the loss on the completion (the kit's R-SFT trainer takes guard
-    rows, so only its Trainer arguments, checkpoint marking and curves are reused). Unsloth takes text rows: there
-    the loss covers the few-shot prompt too, which is seed requests as well.
+    The R-SFT trainer builder on the few-shot prompt/completion rows, so the loss is on the completion on either
+    backend: TRL's ``completion_only_loss``, or on Unsloth its response-only masking between the list's header and
+    its next number (:func:`gr_colab.rsft.mask_parts`).
     """
-    from datasets import Dataset
-    from trl import SFTTrainer
-
     from .models import load_model
-    from .rsft import trainer_args
-    from .training import callbacks, finish, resume_point
+    from .rsft import build_trainer
+    from .training import finish, resume_point
 
     adapter = out / "adapter"
     if is_complete(adapter):
@@ -93,13 +90,7 @@ def warm_up(config: GRConfig, seeds: list, out: Path) -> Path:
     loaded = load_model(pcfg)
     print(f"proposer warm-up on {len(rows)} few-shot items with {loaded.describe()}")
     ckpts = out / "checkpoints"
-    if loaded.backend == "unsloth":
-        data = Dataset.from_dict({"text": [r["prompt"] + r["completion"] + loaded.tokenizer.eos_token for r in rows]})
-        args = trainer_args(pcfg, ckpts, loaded.device, dataset_text_field="text")
-    else:
-        data, args = Dataset.from_list(rows), trainer_args(pcfg, ckpts, loaded.device)
-    trainer = SFTTrainer(model=loaded.model, args=args, train_dataset=data, processing_class=loaded.tokenizer,
-                         callbacks=callbacks())
+    trainer = build_trainer(pcfg, loaded, [], ckpts, sft_rows=rows)
     trainer.train(resume_from_checkpoint=resume_point(ckpts))
     finish(trainer, loaded.tokenizer, out, "proposer warm-up", {"rows": len(rows)})
     del trainer, loaded

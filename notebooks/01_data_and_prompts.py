@@ -25,16 +25,19 @@
 # %%
 PRESET = "auto"  # auto: t4-270m on a GPU, cpu-tiny without; or cpu-tiny, cpu-270m, t4-270m, t4-1b, t4-3b
 OVERRIDES = {}  # any config field, e.g. {"train_limit": 500}
+KIT = "https://github.com/gr-colab/gr-colab"  # the kit; or a copy on Drive, e.g. "/content/drive/MyDrive/gr-colab-src"
 
 # %% [markdown]
 # ## Setup
+# Each notebook is a new Colab runtime (its own VM, install, Drive prompt and T4): disconnect the previous
+# notebook's first (Runtime > Disconnect and delete runtime) so it does not hold a GPU. The run folder on Drive carries
+# the work from one notebook to the next; accept Drive's prompt when it appears.
 
 # %%
 import os, shutil, subprocess, sys
-KIT = "https://github.com/gr-colab/gr-colab"  # or a copy on Drive, e.g. "/content/drive/MyDrive/gr-colab-src"
-if "google.colab" in sys.modules and not os.path.isdir("gr-colab"):  # Colab: fetch the kit once per session
-    if KIT.startswith("/content/drive"):
-        from google.colab import drive; drive.mount("/content/drive"); shutil.copytree(KIT, "gr-colab")
+if "google.colab" in sys.modules and not os.path.isdir("gr-colab"):  # Colab: fetch the kit once per runtime
+    if "/drive/MyDrive/" in KIT:  # a copy on Drive: mount Drive where the path says, then copy
+        from google.colab import drive; drive.mount(KIT.split("/MyDrive/")[0]); shutil.copytree(KIT, "gr-colab")
     else:
         subprocess.run(["git", "clone", "-q", "--depth", "1", KIT, "gr-colab"], check=True)
 sys.path.insert(0, "gr-colab")

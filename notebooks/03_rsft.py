@@ -25,16 +25,19 @@
 # %%
 PRESET = "auto"  # auto: t4-270m on a GPU, cpu-tiny without; or cpu-tiny, cpu-270m, t4-270m, t4-1b, t4-3b
 OVERRIDES = {}  # any config field, e.g. {"train_limit": 500}; on Colab the run folder is on Drive
+KIT = "https://github.com/gr-colab/gr-colab"  # the kit; or a copy on Drive, e.g. "/content/drive/MyDrive/gr-colab-src"
 
 # %% [markdown]
 # ## Setup
+# Each notebook is a new Colab runtime (its own VM, install, Drive prompt and T4): disconnect the previous
+# notebook's first (Runtime > Disconnect and delete runtime) so it does not hold a GPU. The run folder on Drive carries
+# the work from one notebook to the next; accept Drive's prompt when it appears.
 
 # %%
 import os, shutil, subprocess, sys
-KIT = "https://github.com/gr-colab/gr-colab"  # or a copy on Drive, e.g. "/content/drive/MyDrive/gr-colab-src"
-if "google.colab" in sys.modules and not os.path.isdir("gr-colab"):  # Colab: fetch the kit once per session
-    if KIT.startswith("/content/drive"):
-        from google.colab import drive; drive.mount("/content/drive"); shutil.copytree(KIT, "gr-colab")
+if "google.colab" in sys.modules and not os.path.isdir("gr-colab"):  # Colab: fetch the kit once per runtime
+    if "/drive/MyDrive/" in KIT:  # a copy on Drive: mount Drive where the path says, then copy
+        from google.colab import drive; drive.mount(KIT.split("/MyDrive/")[0]); shutil.copytree(KIT, "gr-colab")
     else:
         subprocess.run(["git", "clone", "-q", "--depth", "1", KIT, "gr-colab"], check=True)
 sys.path.insert(0, "gr-colab")
@@ -61,7 +64,9 @@ from gr_colab.models import load_model
 from gr_colab.runtime import read_jsonl
 from gr_colab.rsft import label_preview
 row = read_jsonl(config.layout.train_rows)[0]
-preview = label_preview(config, load_model(config), row)
+loaded = load_model(config)
+preview = label_preview(config, loaded, row)
+tokenizer = loaded.tokenizer; del loaded  # the tokenizer stays for the exercise; the model's memory is freed
 print(f"{preview['ignored_tokens']} prompt tokens ignored, {preview['trained_tokens']} tokens trained")
 print(preview["trained"][:600])
 
@@ -89,8 +94,8 @@ print(f"strict parse rate on held-out items: before {before['parse_rate']:.0%}, 
 
 # %% [markdown]
 # ## Exercise
-# Which text of `row` carries loss? Build it from `row`'s own fields and the tokenizer's special tokens (not by
-# copying `preview`), put it in `ANSWER`, and the check compares it with what the trainer masks.
+# Which text of `row` carries loss? Build it from `row`'s own fields and the chat template of `tokenizer` (the one
+# in use: not by copying `preview`), put it in `ANSWER`, and the check compares it with what the trainer masks.
 
 # %%
 ANSWER = None  # your answer here
@@ -103,10 +108,12 @@ check_03(ANSWER, preview)
 # <details><summary>Solution</summary>
 #
 # ```python
-# ANSWER = row["output"].rstrip() + "<|eot_id|>"  # Gemma 3 (t4-270m): + "<end_of_turn>"
+# turn = tokenizer.apply_chat_template([{"role": "user", "content": "?"}, {"role": "assistant", "content": "§"}],
+#                                      tokenize=False)
+# ANSWER = row["output"].rstrip() + turn.rsplit("§", 1)[1]  # the completion, then what closes the model's turn
 # ```
 #
-# Only the completion carries loss: the trace, the Answers block, and the token that ends the model's turn
-# (the twin and Llama 3 use `<|eot_id|>`). Without that last token the model never learns to stop. The
-# instruction and the input are the prompt: label -100, no loss.
+# Only the completion carries loss: the trace, the Answers block, and what the chat template writes after the
+# model's message to end its turn (Gemma 3, the t4-270m lane: `<end_of_turn>`; the twin and Llama 3: `<|eot_id|>`).
+# Without it the model never learns to stop. The instruction and the input are the prompt: label -100, no loss.
 # </details>

@@ -25,16 +25,19 @@
 # %%
 PRESET = "auto"  # auto: t4-270m on a GPU, cpu-tiny without; or cpu-tiny, cpu-270m, t4-270m, t4-1b, t4-3b
 OVERRIDES = {}  # any config field, e.g. {"train_limit": 500}; on Colab the run folder is on Drive
+KIT = "https://github.com/gr-colab/gr-colab"  # the kit; or a copy on Drive, e.g. "/content/drive/MyDrive/gr-colab-src"
 
 # %% [markdown]
 # ## Setup
+# Each notebook is a new Colab runtime (its own VM, install, Drive prompt and T4): disconnect the previous
+# notebook's first (Runtime > Disconnect and delete runtime) so it does not hold a GPU. The run folder on Drive carries
+# the work from one notebook to the next; accept Drive's prompt when it appears.
 
 # %%
 import os, shutil, subprocess, sys
-KIT = "https://github.com/gr-colab/gr-colab"  # or a copy on Drive, e.g. "/content/drive/MyDrive/gr-colab-src"
-if "google.colab" in sys.modules and not os.path.isdir("gr-colab"):  # Colab: fetch the kit once per session
-    if KIT.startswith("/content/drive"):
-        from google.colab import drive; drive.mount("/content/drive"); shutil.copytree(KIT, "gr-colab")
+if "google.colab" in sys.modules and not os.path.isdir("gr-colab"):  # Colab: fetch the kit once per runtime
+    if "/drive/MyDrive/" in KIT:  # a copy on Drive: mount Drive where the path says, then copy
+        from google.colab import drive; drive.mount(KIT.split("/MyDrive/")[0]); shutil.copytree(KIT, "gr-colab")
     else:
         subprocess.run(["git", "clone", "-q", "--depth", "1", KIT, "gr-colab"], check=True)
 sys.path.insert(0, "gr-colab")
@@ -106,18 +109,22 @@ ANSWER = None  # your answer here (a list of strings)
 
 # %%
 from gr_colab.exercises import check_07
-check_07(ANSWER, config.layout.export / "merged")
+check_07(ANSWER, config)
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
 # ```python
-# ANSWER = ["<|eot_id|>", "<|start_header_id|>"]  # the twin and Llama 3 (Gemma 3: "<end_of_turn>", ...)
-# # or read them back from the Modelfile the export wrote:
-# mf = config.layout.modelfile.read_text()
-# ANSWER = [line.split('"')[1] for line in mf.splitlines() if line.startswith("PARAMETER stop")]
+# from transformers import AutoTokenizer
+# tok = AutoTokenizer.from_pretrained(str(config.layout.guard_adapter()))  # the tokenizer in use, kept by the adapter
+# chat = tok.apply_chat_template([{"role": "user", "content": "§"}, {"role": "assistant", "content": "¶"},
+#                                 {"role": "user", "content": "§"}], tokenize=False)
+# between = tok.tokenize(chat.split("¶")[1].split("user")[0])  # what ends the model's turn, opens the next one
+# ANSWER = sorted({tok.eos_token} | {t for t in between if t.strip() and t in tok.all_special_tokens})
 # ```
 #
-# Every token that ends the model's turn (the tokenizer's, the generation config's, the template's) and the
-# token that would open the next user turn: without them the model writes the next turn itself.
+# Every token that ends the model's turn (the tokenizer's eos, and what the template writes after the model's
+# message) and the token that would open the next user turn: without them the model writes the next turn itself.
+# Gemma 3 (t4-270m): `<end_of_turn>` and `<start_of_turn>`, with its eos; the twin and Llama 3: `<|eot_id|>` and
+# `<|start_header_id|>`. The Modelfile the export wrote lists them too (`PARAMETER stop`).
 # </details>

@@ -246,3 +246,25 @@ def test_the_optional_semantic_pass_goes_through_semhash():
     on = off.replace(redteam_semantic_threshold=0.95)
     kept = semantic_pass(on, rows, model=BagOfWordsEncoder())
     assert [r["request"] for r in kept] == ["how make pipe bomb", "bake some bread", "bread recipe please"]
+
+
+def test_the_warm_up_masks_the_few_shot_prompt_on_either_backend(twin):
+    """The proposer's warm-up goes through the R-SFT trainer builder: on transformers TRL's completion-only loss, on
+    Unsloth its response-only masking between the markers :func:`gr_colab.rsft.mask_parts` gives: for the few-shot
+    rows the list's header and its next number, which every prompt holds once; for chat rows the template's."""
+    import random
+
+    from gr_colab.models import template_parts
+    from gr_colab.redteam_metrics import warmup_items
+    from gr_colab.rsft import mask_parts
+
+    seeds = [{"id": i, "request": f"Request number {i} about topic {i * 7}?", "label": "unharmful"} for i in range(9)]
+    rows = warmup_items(seeds, 6, 3, random.Random(0))
+    start, end = mask_parts(twin.tokenizer, rows, "raw")
+    assert (start, end) == ("Ask questions:", "4.")
+    for r in rows:
+        assert r["prompt"].startswith(start) and r["prompt"].endswith(end) and end not in r["completion"]
+    assert mask_parts(twin.tokenizer, rows, "chat") == template_parts(twin.tokenizer)
+    guard_raw = [{"prompt": "instruction\nHuman user:\nhi\n\nAI assistant:\nNone\n\n", "completion": "x"},
+                 {"prompt": "instruction\nHuman user:\nbye\n\nAI assistant:\nok\n\n", "completion": "y"}]
+    assert mask_parts(twin.tokenizer, guard_raw, "raw") == template_parts(twin.tokenizer)  # no shared last line

@@ -1,0 +1,1 @@
+"""A fake ``pip`` for the Colab world's kernels (tests only): see __main__.py."""
