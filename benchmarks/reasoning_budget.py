@@ -64,30 +64,24 @@ def run_variant(reasoning: str, run_dir: str, args) -> dict:
     return row
 
 
-def plot(rows: list, path: Path) -> None:
-    import matplotlib
+def plot(rows: list, path: Path, steps: int, items: int) -> None:
+    """Three panels (tokens, latency, F1 per benchmark), each value on its bar, each benchmark's always-positive F1
+    drawn as its floor; the title names the run and the benchmarks (gr_colab.plots: the Figure API, no pyplot)."""
+    from gr_colab.plots import figure, grouped_bars, save, title
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    fig, axes = figure(15, 4.6, ncols=3)
     names = [r["reasoning"] for r in rows]
-    for ax, key, title in zip(axes, ("tokens_per_item", "seconds_per_item", "f1"),
-                              ("generated tokens / item", "latency (s / item)", "F1 (corrected)")):
-        if key == "f1":
-            width = 0.8 / len(EVAL)
-            for i, bench in enumerate(EVAL):
-                ax.bar([x + width * i for x in range(len(rows))], [r[f"f1_{bench}"] for r in rows], width,
-                       label=bench)
-            ax.legend(fontsize=7)
-        else:
-            ax.bar(range(len(rows)), [r[key] for r in rows])
-        ax.set_xticks(range(len(rows)), names)
-        ax.set_title(title)
-    fig.suptitle("Reasoning budget, Gemma 3 270M after R-SFT (CPU, 2 cores)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    for ax, key, label, fmt in ((axes[0], "tokens_per_item", "generated tokens / item", "{:.0f}"),
+                                (axes[1], "seconds_per_item", "latency (s / item)", "{:.2f}")):
+        grouped_bars(ax, names, {label: [r[key] for r in rows]}, fmt=fmt, ylim=None)
+        ax.set_title(label, fontsize=9)
+        ax.get_legend().remove()  # one series: its title says what it is
+    grouped_bars(axes[2], EVAL, {r["reasoning"]: [r[f"f1_{b}"] for b in EVAL] for r in rows},
+                 floors=[rows[0][f"always_positive_f1_{b}"] for b in EVAL], ylabel="F1 (corrected)", wrap_width=14)
+    axes[2].set_title("F1 (corrected) per benchmark", fontsize=9)
+    fig.suptitle(title(f"{path.parent.name}: reasoning budget, Gemma 3 270M after {steps} R-SFT steps (CPU, 2 "
+                       f"cores), first {items} items of", EVAL), fontsize=10)
+    save(fig, path)
 
 
 def main(argv=None) -> int:
@@ -116,7 +110,7 @@ def main(argv=None) -> int:
         cells = [f"{r[k]:.2f} ({r[k] / base[k]:.2f}x)" if base[k] else f"{r[k]:.2f}" for k in keys]
         print(f"| {r['reasoning']} | " + " | ".join(cells) + " |")
     Path(args.run_root).mkdir(parents=True, exist_ok=True)
-    plot(rows, Path(args.run_root) / "reasoning_budget.png")
+    plot(rows, Path(args.run_root) / "reasoning_budget.png", args.steps, args.items)
     (Path(args.run_root) / "reasoning_budget.json").write_text(json.dumps(rows, indent=2))
     for b in EVAL:
         print(f"{b}: always-positive F1 {base[f'always_positive_f1_{b}']:.2f}; one label for every parsed item: "

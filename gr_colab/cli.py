@@ -112,6 +112,39 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    """The playground: a Gradio page over the exported guard (--gguf, else the run's GGUF, else its adapter)."""
+    from .playground import build_app, launch, load_guard
+
+    config = None if args.gguf else _config(args)  # a GGUF needs no run
+    guard = load_guard(config, args.gguf, n_ctx=args.n_ctx, max_tokens=args.max_tokens, n_threads=args.threads)
+    print(f"gr-colab demo: {guard.source}", flush=True)
+    try:
+        launch(build_app(guard.moderate, guard.source), host=args.host, port=args.port,
+               share=True if args.share else None, block=True)
+    finally:
+        if getattr(guard, "llm", None) is not None:
+            guard.llm.close()  # freed here, not by llama-cpp-python's __del__ at interpreter exit
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    """The class leaderboard from model cards (folders, files, Hub ids or owners); prints it and saves it."""
+    from .leaderboard import build, write
+    from .runtime import hub_token
+
+    board = build(args.sources, mode=args.mode, token=hub_token() if not args.offline else None,
+                  with_published=not args.no_published)
+    for source, why in board.skipped:
+        print(f"skipped {source}: {why}", file=sys.stderr)
+    if not any(r["kind"] == "student" for r in board.rows):
+        raise ValueError("no model card with F1 scores was found in " + ", ".join(args.sources))
+    files = write(board, args.out, title=args.title)
+    print(board.markdown())
+    print(f"saved {files['csv']}, {files['md']} and {files['png']}")
+    return 0
+
+
 def cmd_redteam(args) -> int:
     """Red-team the run's guard (ReverseGen), harden it; the last line printed is the figures as one JSON object."""
     from .redteam import run_redteam, summary_json
@@ -232,6 +265,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block-unparsed", action="store_true", help="refuse when the guard's verdict does not parse")
     p.add_argument("--threads", type=int, help="llama.cpp threads (default: every core)")
     p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("demo", help="a playground page (Gradio) over the exported guard; share=True on Colab")
+    common(p)
+    p.add_argument("--gguf", help="the exported guard (default: the run's GGUF, else its adapter in transformers)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--share", action="store_true", help="a public link (Gradio's tunnel; the default on Colab)")
+    p.add_argument("--n-ctx", type=int, default=4096, help="llama.cpp context length (tokens)")
+    p.add_argument("--max-tokens", type=int, default=1024, help="most tokens the guard may write per verdict")
+    p.add_argument("--threads", type=int, help="llama.cpp threads (default: every core)")
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("leaderboard", help="a class leaderboard from model cards' model-index: folders of cards, "
+                       "card files, Hub model ids or Hub users/organisations")
+    p.add_argument("sources", nargs="+", metavar="ORG_OR_REPO", help="a folder of cards, a card, owner/name, or owner")
+    p.add_argument("--out", default="leaderboard", help="where leaderboard.csv, .md and .png go")
+    p.add_argument("--mode", default="official", choices=["official", "corrected"],
+                   help="which F1 of the cards (the published figures are the paper's official metric)")
+    p.add_argument("--title", default="Class leaderboard")
+    p.add_argument("--no-published", action="store_true", help="students only, without the published guards")
+    p.add_argument("--offline", action="store_true", help="no Hub token (folders and files only)")
+    p.set_defaults(func=cmd_leaderboard)
     return parser
 
 

@@ -218,67 +218,85 @@ def confusion(score: Score) -> list[list[int]]:
     return [[score.tp, score.fn], [score.fp, score.tn]]
 
 
-def plot_report(report: Report, out: Union[str, Path], mode: str = "corrected") -> list[Path]:
-    """One PNG a task: F1 per benchmark beside its confusion matrices (matplotlib's Figure API: no pyplot, so the
-    notebook's own backend and figures are left as they are)."""
-    from matplotlib.figure import Figure
+def report_figure(report: Report, task: str, mode: str = "corrected", run: str = ""):
+    """The figure of one task (None when the report has no score of it): F1 per benchmark, its value on the bar and
+    the always-positive floor drawn over it, beside each benchmark's confusion matrix; the title names the run and
+    the benchmarks (:mod:`gr_colab.plots`: the Figure API, so a notebook's backend is left as it is)."""
+    from .plots import figure, grouped_bars, title
 
-    paths = []
-    for task in ("request", "response", "completion"):
-        scores = [s for s in report.scores if s.task == task and s.mode == mode]
-        if not scores:
-            continue
-        fig = Figure(figsize=(4 + 2.6 * len(scores), 3.2))
-        axes = fig.subplots(1, 1 + len(scores), squeeze=False)
-        ax = axes[0][0]
-        ax.bar([s.name for s in scores], [s.f1 for s in scores], color="#4C72B0")
-        ax.set_ylim(0, 100)
-        ax.set_ylabel(f"F1 ({mode})")
-        ax.set_title(TASK_TITLES[task])
-        ax.tick_params(axis="x", rotation=30, labelsize=7)
-        for a, s in zip(axes[0][1:], scores):
-            m = confusion(s)
-            a.imshow(m, cmap="Blues")
-            for r in range(2):
-                for c in range(2):
-                    a.text(c, r, str(m[r][c]), ha="center", va="center")
-            a.set_xticks([0, 1], ["pred +", "pred −"])
-            a.set_yticks([0, 1], ["gold +", "gold −"])
-            a.set_title(s.name, fontsize=8)
-        fig.tight_layout()
-        path = Path(out) / f"f1_{task}.png"
-        fig.savefig(path, dpi=100)
-        paths.append(path)
-    return paths
+    scores = [s for s in report.scores if s.task == task and s.mode == mode]
+    if not scores:
+        return None
+    fig, axes = figure(5 + 3 * len(scores), 4.0, ncols=1 + len(scores),
+                       width_ratios=[1.2 * len(scores)] + [1] * len(scores))
+    grouped_bars(axes[0], [s.name for s in scores], {f"F1 ({mode})": [s.f1 for s in scores]},
+                 floors=[s.always_positive_f1 for s in scores], ylabel=f"F1 ({mode})")
+    axes[0].set_title(TASK_TITLES[task], fontsize=9)
+    for a, s in zip(axes[1:], scores):
+        m = confusion(s)
+        a.imshow(m, cmap="Blues")
+        for r in range(2):
+            for c in range(2):
+                a.text(c, r, str(m[r][c]), ha="center", va="center")
+        a.set_xticks([0, 1], ["pred +", "pred −"])
+        a.set_yticks([0, 1], ["gold +", "gold −"])
+        a.set_title(s.name, fontsize=8)
+    fig.suptitle(title(f"{run + ': ' if run else ''}{TASK_TITLES[task]}, F1 ({mode})", [s.name for s in scores]),
+                 fontsize=10)
+    return fig
+
+
+def plot_report(report: Report, out: Union[str, Path], mode: str = "corrected") -> list[Path]:
+    """One PNG a task (:func:`report_figure`), named for the run and variant of ``out``
+    (``<run_dir>/eval/<variant>``)."""
+    from .plots import save
+
+    resolved = Path(out).resolve()
+    run = f"{resolved.parent.parent.name} · {resolved.name}" if resolved.parent.name == "eval" else resolved.name
+    figures = {task: report_figure(report, task, mode, run) for task in ("request", "response", "completion")}
+    return [save(fig, Path(out) / f"f1_{task}.png") for task, fig in figures.items() if fig is not None]
 
 
 def compare(before: Report, after: Report, mode: str = "corrected") -> list[dict]:
-    """Per task average and per benchmark: F1 before, after, and the change."""
+    """Per task average and per benchmark: F1 before, after, the change, and the always-positive F1 (the floor a
+    guard must beat; it depends on the gold labels only)."""
     def index(report):
-        return {(r["task"], r["benchmark"]): r["f1"] for r in report.table(mode)}
+        return {(r["task"], r["benchmark"]): r for r in report.table(mode)}
 
     a, b = index(before), index(after)
-    return [{"task": t, "benchmark": n, "before": a.get((t, n)), "after": b.get((t, n)),
-             "delta": None if a.get((t, n)) is None or b.get((t, n)) is None else round(b[(t, n)] - a[(t, n)], 2)}
-            for (t, n) in dict.fromkeys([*a, *b])]
+    f1 = lambda rows, key: rows[key]["f1"] if key in rows else None  # noqa: E731
+    out = []
+    for key in dict.fromkeys([*a, *b]):
+        x, y = f1(a, key), f1(b, key)
+        out.append({"task": key[0], "benchmark": key[1], "before": x, "after": y,
+                    "delta": None if x is None or y is None else round(y - x, 2),
+                    "always_positive_f1": (b.get(key) or a.get(key))["always_positive_f1"]})
+    return out
 
 
-def plot_compare(rows: list[dict], path: Union[str, Path], labels=("before", "after")) -> Path:
-    from matplotlib.figure import Figure  # no pyplot: the notebook's backend stays as it is
+def compare_figure(rows: list[dict], labels=("before", "after"), run: str = ""):
+    """The weighted F1 of each task, before and after, each value on its bar and each task's always-positive floor
+    drawn across it; the title names the run and the benchmarks averaged (:mod:`gr_colab.plots`)."""
+    from .plots import figure, grouped_bars, title
 
     avg = [r for r in rows if r["benchmark"] == "weighted average"]
-    fig = Figure(figsize=(5.5, 3.2))
-    ax = fig.subplots()
-    x = range(len(avg))
-    ax.bar([i - 0.2 for i in x], [r["before"] or 0 for r in avg], 0.4, label=labels[0])
-    ax.bar([i + 0.2 for i in x], [r["after"] or 0 for r in avg], 0.4, label=labels[1])
-    ax.set_xticks(list(x), [TASK_TITLES[r["task"]] for r in avg])
-    ax.set_ylim(0, 100)
-    ax.set_ylabel("weighted F1")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return Path(path)
+    benches = list(dict.fromkeys(r["benchmark"] for r in rows if r["benchmark"] != "weighted average"))
+    fig, (ax,) = figure(7.5, 4.2)
+    grouped_bars(ax, [TASK_TITLES.get(r["task"], r["task"]) for r in avg],
+                 {labels[0]: [r["before"] for r in avg], labels[1]: [r["after"] for r in avg]},
+                 floors=[r.get("always_positive_f1") for r in avg], ylabel="weighted F1", wrap_width=11)
+    fig.suptitle(title(f"{run + ': ' if run else ''}{labels[0]} vs {labels[1]}, weighted F1 per task", benches,
+                       width=80), fontsize=10)
+    return fig
+
+
+def plot_compare(rows: list[dict], path: Union[str, Path], labels=("before", "after"),
+                 run: Optional[str] = None) -> Path:
+    """:func:`compare_figure` saved to ``path``; the run is ``run``, else the run folder of
+    ``<run_dir>/eval/compare_*.png``."""
+    from .plots import save
+
+    return save(compare_figure(rows, labels, run or Path(path).resolve().parent.parent.name), path)
 
 
 def holdout_check(config: GRConfig, loaded, rows: list, name: str, progress: bool = True) -> dict:

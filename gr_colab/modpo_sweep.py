@@ -219,35 +219,45 @@ def judge_warnings(rows: list) -> list[str]:
             "apart (cost and helpfulness still can); a guard that reads its input needs more R-SFT steps or rows"]
 
 
-def plot_front(result: dict, path: Path) -> Path:
-    """Helpfulness against the guard's harmful rate and against the implicit cost, one point per w."""
-    import matplotlib
+def front_figure(result: dict, run: str = ""):
+    """Helpfulness against the guard's harmful rate and against the implicit cost, one point per w, each point
+    labelled with its w and values (offsets alternate so neighbours do not collide); the reference model (base/SFT:
+    what no MODPO gives) is a star and dashed lines on both axes; the title names the run and the held-out prompts
+    (:mod:`gr_colab.plots`: the Figure API)."""
+    from .plots import figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    ref = result["reference"]
-    for ax, key, title in ((axes[0], "harmful_rate", "share judged harmful by your guard"),
+    fig, axes = figure(11, 4.6, ncols=2)
+    ref, pts = result["reference"], result["front"]
+    for ax, key, label in ((axes[0], "harmful_rate", "share judged harmful by your guard"),
                            (axes[1], "cost", "cost (minus the safety reward)")):
-        pts = result["front"]
-        ax.plot([p[key] for p in pts], [p["helpfulness"] for p in pts], "o-", label="MODPO")
-        for p in pts:
-            ax.annotate(f"w={p['w']:g}", (p[key], p["helpfulness"]), textcoords="offset points", xytext=(5, 5))
+        ax.plot([p[key] for p in pts], [p["helpfulness"] for p in pts], "o-", label="MODPO, one point per w")
+        for i, p in enumerate(pts):
+            ax.annotate(f"w={p['w']:g}\n({p[key]:.2f}, {p['helpfulness']:.2f})", (p[key], p["helpfulness"]),
+                        textcoords="offset points", xytext=(8, 10 if i % 2 == 0 else -24), fontsize=7)
         ax.plot([ref[key]], [ref["helpfulness"]], "k*", markersize=12, label="reference (base/SFT)")
-        ax.set_xlabel(f"{title}  (lower is safer)")
+        ax.axvline(ref[key], color="black", linestyle="--", linewidth=1)
+        ax.axhline(ref["helpfulness"], color="black", linestyle="--", linewidth=1)
+        ax.annotate(f"({ref[key]:.2f}, {ref['helpfulness']:.2f})", (ref[key], ref["helpfulness"]),
+                    textcoords="offset points", xytext=(-10, -16), fontsize=7, ha="right")
+        ax.set_xlabel(f"{label}  (lower is safer)")
         if key == "harmful_rate":
             ax.set_xlim(-0.05, 1.05)  # a share: the whole range, so a constant judge looks like one
             if result.get("warnings"):
                 ax.set_title("your guard gave every answer one verdict", fontsize=9, color="tab:red")
         ax.set_ylabel("helpfulness (implicit reward)")
-        ax.legend(loc="best")
-    fig.suptitle("MODPO front: helpful against safe")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+        ax.legend(loc="best", fontsize=7)
+    answers = ref.get("answers")
+    fig.suptitle(f"{run + ': ' if run else ''}MODPO front, helpful against safe"
+                 + (f" ({answers} held-out prompts answered by each model)" if answers else ""), fontsize=10)
+    return fig
+
+
+def plot_front(result: dict, path: Path, run: Optional[str] = None) -> Path:
+    """:func:`front_figure` saved to ``path``; the run is ``run``, else the run folder of
+    ``<run_dir>/modpo/front.png``."""
+    from .plots import save
+
+    return save(front_figure(result, run or Path(path).resolve().parent.parent.name), path)
 
 
 def public_json(summary: dict) -> dict:

@@ -34,12 +34,13 @@ def device_args(config, device: str) -> dict:
     no gradient checkpointing and plain AdamW (8-bit Adam needs CUDA), all passed explicitly because TRL 1.x changed
     their defaults."""
     from .precision import decide, gpu_capability
+    from .tracking import trainer_args
 
     cuda = device == "cuda"
     precision = decide(config.model_name, device, gpu_capability() if cuda else None, config.dtype)
     return dict(use_cpu=not cuda, bf16=precision.bf16, fp16=precision.fp16,
                 gradient_checkpointing=bool(config.gradient_checkpointing) and cuda,
-                optim=config.optim if cuda else "adamw_torch", report_to="none", dataloader_num_workers=0,
+                optim=config.optim if cuda else "adamw_torch", **trainer_args(config), dataloader_num_workers=0,
                 seed=config.seed, data_seed=config.seed, max_grad_norm=1.0, logging_steps=config.logging_steps,
                 save_strategy="steps", save_steps=config.save_steps, save_total_limit=config.save_total_limit)
 
