@@ -347,12 +347,12 @@ def planner_line(config, notebook: str) -> str:
         return (f"{key}: preset {config.preset} runs on this CPU (the twin: minutes; cpu-270m: much longer); the "
                 "planner's T4 figures are for the t4-* presets (`gr-colab plan --preset t4-270m`)")
     from .budget import plan_parts, plan_session
-
-    plan = dict(plan_parts(config))[key]
-    lines = [f"planner, {key} with {config.preset} on a T4: {plan.summary().splitlines()[0]}"]
-    lines += [line for line in plan.summary().splitlines()[1:] if "⚠" in line]
     from .evaluate import benchmark_sizes
 
-    lines += [line for line in plan_session(config, sizes=benchmark_sizes(config.eval_benchmarks))
+    sizes = benchmark_sizes(config.eval_benchmarks)
+    plan = dict(plan_parts(config, sizes=sizes))[key]
+    lines = [f"planner, {key} with {config.preset} on a T4: {plan.summary().splitlines()[0]}"]
+    lines += [line for line in plan.summary().splitlines()[1:] if "⚠" in line]
+    lines += [line for line in plan_session(config, sizes=sizes)
               if line.startswith((notebook[:2] + " ", "the whole course", "more than one"))]
     return "\n".join(lines)
