@@ -171,6 +171,8 @@ def cmd_plan(args) -> int:
     config = _config(args)
     sizes = benchmark_sizes(config.eval_benchmarks)
     gpus = ("CPU",) if config.preset.startswith("cpu-") else ("T4", "A100")  # a CPU lane's plan is for a CPU
+    if config.dtype == "bfloat16" and gpus != ("CPU",):  # bf16 presets (a100-8b, the node presets): no T4 plan
+        gpus = ("A100",)
     for gpu in gpus:
         for stage in ("rsft", "hsdpo"):
             print(plan_config(config, gpu=gpu, stage=stage, samples=args.samples).summary())

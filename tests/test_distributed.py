@@ -280,7 +280,9 @@ def test_a_full_fine_tune_under_deepspeed_zero3_with_the_repos_config(prepared, 
            "--num_processes", "2", "--mixed_precision", "no", "-m", "gr_colab", "rsft", "--preset", "cpu-tiny",
            "--run-dir", str(run)] + [a for s in sets for a in ("--set", s)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                         env={**os.environ, "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1"})
+                         env={**os.environ, "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1",
+                              # DeepSpeed compiles its shared-memory op once (a minute or two): kept in the checkout
+                              "TORCH_EXTENSIONS_DIR": str(root / ".cache" / "torch_extensions")})
     assert out.returncode == 0, out.stderr[-3000:]
     assert "effective batch 4 = 2 per device x 2 process(es) x 1 accumulation (distributed, DEEPSPEED ZeRO-3)" \
         in out.stdout
