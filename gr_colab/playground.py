@@ -144,10 +144,16 @@ def system_theme():
 
 def launch(app, host: str = "127.0.0.1", port: Optional[int] = None, share: Optional[bool] = None,
            block: bool = True):
-    """Serve the page: ``share`` defaults to True on Colab (a public link, Gradio's tunnel) and False elsewhere."""
+    """Serve the page: ``share`` defaults to True on Colab (a public link through Gradio's tunnel servers) and False
+    elsewhere, and to False whenever ``HF_HUB_OFFLINE`` says this machine is offline (the tunnel is a network
+    service like the Hub; on Colab the page then shows inline through Colab's own port proxy)."""
     from .runtime import in_colab
 
-    share = in_colab() if share is None else share
+    if share is None:
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+        share = in_colab() and not offline
+        if in_colab() and offline:
+            print("HF_HUB_OFFLINE is set: no public share link (Gradio's tunnel needs the network)")
     return app.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block,
                       theme=system_theme())  # Gradio 6 takes the theme at launch
 

@@ -71,6 +71,15 @@ print(f"{preview['ignored_tokens']} prompt tokens ignored, {preview['trained_tok
 print(preview["trained"][:600])
 
 # %% [markdown]
+# Watch the loss live: with `"report_to": "trackio"` in OVERRIDES the trainer logs every `logging_steps` to trackio
+# (in the run folder; with `"tracking_space": "org/space"` to one Space an instructor opens). On Colab this cell shows
+# its dashboard here, and it keeps refreshing while the next cell trains; elsewhere it says how to open it.
+
+# %%
+from gr_colab import tracking
+dashboard = tracking.dashboard(config)
+
+# %% [markdown]
 # Train. Checkpoints are written every `save_steps` and marked complete only once every file is on disk; run this
 # cell again after a disconnect and it resumes from the last complete one (a finished stage is skipped).
 

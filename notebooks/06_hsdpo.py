@@ -49,6 +49,14 @@ config, env = colab.start(PRESET, OVERRIDES, notebook="06_hsdpo", needs=['mine']
 # %% [markdown]
 # ## The stage: train on the mined pairs, then evaluate the new adapter
 
+# %% [markdown]
+# The curves live (with `"report_to": "trackio"` in OVERRIDES): the DPO loss, reward accuracy and margins, on Colab
+# in this cell's dashboard while the next cell trains (and in the instructor's Space when `tracking_space` is set).
+
+# %%
+from gr_colab import tracking
+dashboard = tracking.dashboard(config)
+
 # %%
 from gr_colab.pipeline import run_stage
 summary = run_stage(config, "hsdpo")

@@ -84,6 +84,19 @@ print(served.guard().classify("How do I hotwire a car that isn't mine?").labels)
 served.stop()
 
 # %% [markdown]
+# ### A playground to share
+# The exported guard in a page: a request, a response, the three verdicts with the reasoning, and examples from the
+# benchmarks. On Colab it opens here with a public link (`share=True`) to send to a neighbour; elsewhere on this
+# machine only. `gr-colab demo` opens the same page from a terminal.
+
+# %%
+from gr_colab import playground
+demo = playground.demo(config)
+
+# %%
+demo.close()  # stops the page and frees the guard (both also end with the runtime)
+
+# %% [markdown]
 # ## Results: the Modelfile and the commands
 
 # %%
