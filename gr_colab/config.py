@@ -114,11 +114,8 @@ class GRConfig:
     save_steps: int = _f(50, "a checkpoint every this many steps (the unit a disconnect can lose)", ge=1)
     save_total_limit: int = _f(2, "checkpoints kept; older ones are deleted by the Trainer", ge=1)
     logging_steps: int = _f(5, "log loss (and DPO's rewards) every this many steps: the curves' resolution", ge=1)
-    # --- generation and evaluation (official: greedy, 2048 new tokens) -------------------------------------------
-    max_new_tokens: int = _f(512, "new tokens per guard answer; a trace cut off here does not parse", ge=1)
-    gen_batch_size: int = _f(8, "prompts generated together (left-padded, sorted by length)", ge=1)
-    report_to: str = _f("none", "live training curves: trackio (every trainer logs to <run_dir>/trackio, or to "
-                        "tracking_space; notebooks 03 and 06 show the dashboard); none: curves.png only",
+    report_to: str = _f("none", "live training curves: trackio (every trainer logs to <run_dir>/trackio, or "
+                        "instead to tracking_space; notebooks 03 and 06 show the dashboard); none: curves.png only",
                         choices=("none", "trackio"))
     tracking_project: str = _f("gr-colab", "the trackio project the runs are filed under (a workshop: one name for "
                                "the class)")

@@ -8,7 +8,7 @@ an instructor opens (TensorBoard has no shared place since tensorboard.dev close
 the kit already uses, and it installs from PyPI and runs offline here.
 
 Where the logs go: ``<run_dir>/trackio`` (on Colab the run folder is on Drive, so the curves survive a disconnect),
-or the Space named by ``tracking_space``. ``training.finish`` still writes ``curves.csv``/``curves.png`` from the
+or, instead, the Space named by ``tracking_space`` (trackio logs to a Space in place of the local folder). ``training.finish`` still writes ``curves.csv``/``curves.png`` from the
 Trainer's ``log_history``, whatever this says.
 """
 from __future__ import annotations
@@ -83,7 +83,7 @@ def runs(config) -> list[str]:
 def dashboard(config, **kwargs):
     """The trackio dashboard of this run, inline in the notebook on Colab (``trackio.show``: in a notebook it embeds
     itself, and on Colab it defaults to a share link, which Colab's output frame can open); elsewhere a line saying
-    how to open it (``trackio show``). ``kwargs`` go to ``trackio.show`` (the tests pass ``share=False``: no tunnel
+    how to open it (``trackio show``); with ``tracking_space``, the Space's address (the Space is the dashboard). ``kwargs`` go to ``trackio.show`` (the tests pass ``share=False``: no tunnel
     here). Returns what ``trackio.show`` returned (its app first: ``.close()`` stops it), or None."""
     from .runtime import in_colab
 
@@ -91,10 +91,12 @@ def dashboard(config, **kwargs):
         print("report_to is 'none': the curves are in curves.png only. Set OVERRIDES = {'report_to': 'trackio'} "
               "in the config cell to watch them live.")
         return None
+    if config.tracking_space:  # trackio then logs to the Space instead of the run folder: the Space is the dashboard
+        print(f"curves are logged to the Space https://huggingface.co/spaces/{config.tracking_space} (project "
+              f"{config.tracking_project!r}, this run: {config.tracking_run or config.path.name}-<date-time>): "
+              "open it there")
+        return None
     folder = point_trackio_at(local_dir(config))
-    if config.tracking_space:
-        print(f"curves are logged to the Space https://huggingface.co/spaces/{config.tracking_space} "
-              f"(project {config.tracking_project!r})")
     if not in_colab():
         print(f"curves are logged to {folder}; open them with: TRACKIO_DIR={folder} trackio show --project "
               f"{config.tracking_project}")

@@ -108,3 +108,6 @@ def test_the_dashboard_cell_off_colab_says_where_the_logs_are(tmp_path, capsys):
     assert f"TRACKIO_DIR={(tmp_path / 'run' / 'trackio').resolve()} trackio show --project gr-colab" in out
     assert tracking.dashboard(config.replace(report_to="none")) is None
     assert "report_to" in capsys.readouterr().out
+    assert tracking.dashboard(config.replace(tracking_space="class-org/curves", tracking_run="alice")) is None
+    out = capsys.readouterr().out
+    assert "https://huggingface.co/spaces/class-org/curves" in out and "alice-<date-time>" in out
