@@ -114,14 +114,18 @@ class GRConfig:
     save_steps: int = _f(50, "a checkpoint every this many steps (the unit a disconnect can lose)", ge=1)
     save_total_limit: int = _f(2, "checkpoints kept; older ones are deleted by the Trainer", ge=1)
     logging_steps: int = _f(5, "log loss (and DPO's rewards) every this many steps: the curves' resolution", ge=1)
+    # --- generation and evaluation (official: greedy, 2048 new tokens) -------------------------------------------
+    max_new_tokens: int = _f(512, "new tokens per guard answer; a trace cut off here does not parse", ge=1)
+    gen_batch_size: int = _f(8, "prompts generated together (left-padded, sorted by length)", ge=1)
     report_to: str = _f("none", "live training curves: trackio (every trainer logs to <run_dir>/trackio, or "
                         "instead to tracking_space; notebooks 03 and 06 show the dashboard); none: curves.png only",
                         choices=("none", "trackio"))
     tracking_project: str = _f("gr-colab", "the trackio project the runs are filed under (a workshop: one name for "
                                "the class)")
     tracking_space: Optional[str] = _f(None, "a Hugging Face Space ('org/name') that receives every run of "
-                                       "tracking_project, so an instructor sees the whole class in one place "
-                                       "(needs HF_TOKEN with write access to it); None: local logs only")
+                                       "tracking_project in place of the local folder, so an instructor sees the "
+                                       "whole class in one place (needs HF_TOKEN with write access to it); None: "
+                                       "local logs only")
     tracking_run: Optional[str] = _f(None, "the name of this run on the dashboard, before the date and time (a "
                                      "workshop: your name); None: the run folder's name")
     generation_backend: str = _f("transformers", "evaluation and mining: transformers (generate, in this process) "
