@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ from conftest import SAMPLE
 from gr_colab.playground import NOT_ASKED, SHOWN, UNPARSED, TASK_LABELS, examples, shown
 from gr_colab.prompts import split_input
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")  # Debian's (.ci/run installs them)
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--window-size=1280,1600"]
@@ -57,7 +58,7 @@ def _browser_ready() -> bool:
     from test_serve import _have_converter
 
     return all(importlib.util.find_spec(m) for m in ("llama_cpp", "gradio", "selenium")) and _have_converter() \
-        and os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)
+        and CHROMIUM is not None and CHROMEDRIVER is not None
 
 
 browser = pytest.mark.skipif(not _browser_ready(), reason="llama-cpp-python and its converter (make setup), gradio "
