@@ -47,9 +47,13 @@ def vllm_worker(job: Path) -> None:
     start = time.time()
     outs = guard.generate_texts(spec["texts"], settings, progress=False)
     seconds = time.time() - start
+    # the same engine without the LoRARequest: shows the adapter was applied (its outputs differ from the base's)
+    base = vllm_backend.VLLMGuard(guard.llm, guard.tokenizer, None, guard.stops).generate_texts(
+        spec["texts"], settings, progress=False)
     import vllm
 
     job.with_suffix(".out.json").write_text(json.dumps({"outputs": [o[0] for o in outs], "seconds": seconds,
+                                                        "base_outputs": [o[0] for o in base],
                                                         "engine_start": started, "vllm": vllm.__version__}))
 
 
@@ -111,7 +115,7 @@ def main() -> None:
     hf_seconds = time.time() - start
 
     job = run_dir / "vllm_job.json"
-    job.write_text(json.dumps({"model": loaded.path, "adapter": str(adapter), "texts": texts,
+    job.write_text(json.dumps({"model": loaded.model_path, "adapter": str(adapter), "texts": texts,
                                "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
                                "lora_r": cfg.lora_r}))
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "LD_PRELOAD": str(Path(args.venv) / "lib" / "libiomp5.so"),
@@ -132,6 +136,8 @@ def main() -> None:
     print(f"tokens/s ratio vllm / transformers: {vl_tps / hf_tps:.2f}")
     print(f"greedy agreement: {same:.0%} identical outputs; {prefix:.0%} of tokens before the first difference "
           f"(mean over items)")
+    changed = sum(a != b for a, b in zip(res["outputs"], res["base_outputs"]))
+    print(f"the adapter (LoRARequest) changed {changed} of {len(texts)} vLLM outputs against the base model's")
     for i, (a, b) in enumerate(zip(hf, res["outputs"])):
         if a != b:
             print(f"  first differing item {i}:\n    transformers: {a[:160]!r}\n    vllm:         {b[:160]!r}")
