@@ -14,8 +14,9 @@ Training layer helper. Three facts make a plan hold (issue 22), each a named con
   Drive prompt, secret grant, model download), and notebook 07 compiles llama.cpp once.
 
 The GPU constants are assumptions (no GPU is available to the kit's authors: ``benchmarks/gpu_smoke.py`` measures
-them on one); the CPU constants were calibrated on the authors' 2-core machine by ``benchmarks/plan_accuracy.py
---calibrate`` (see docs/00_setup.md) and are checked there, stage by stage, against whole runs.
+them on one). The CPU constants are ONE core's, calibrated by ``benchmarks/plan_accuracy.py --calibrate`` from
+primitive costs (decode steps and LoRA training steps of the twin and the 270M, one thread's CPU time on a shared
+machine) and checked there, stage by stage, against whole runs of the CPU lanes (docs/00_setup.md).
 """
 from __future__ import annotations
 
@@ -81,6 +82,8 @@ class Device:
     layer_ms: float  # per decode step, per layer: kernel launches and Python (transformers' generate)
     step_ms: float  # per decode step outside the layers: logits processors, stopping criteria, cache update
     train_step_s: float  # per training micro-step outside the FLOPs: launches, optimizer, logging
+    decode_tflops: Optional[float] = None  # a decode step's per-row FLOP rate where it counts (a CPU); None: a GPU,
+    # whose decode step is never FLOP-bound at these sizes
 
 
 DEVICES = {
@@ -90,9 +93,12 @@ DEVICES = {
     "T4": Device("T4", 10.0, 2.5, 190.0, 0.7, 2.0, 0.10),
     # A100: 312 bf16 TFLOPS x ~30 %; 19.5 fp32 (TF32 off) x ~50 %; 1,555 GB/s x 0.6. Assumptions.
     "A100": Device("A100", 95.0, 10.0, 930.0, 0.5, 1.5, 0.06),
-    # This kit's CPU lanes on 2 cores, float32: calibrated (benchmarks/plan_accuracy.py --calibrate, 2026-12-02,
-    # on the shared 2-core build machine: the twin's decode step and train step, the 270M's train step and decode).
-    "CPU": Device("CPU", 0.02, 0.02, 8.0, 0.45, 2.0, 0.05),
+    # One CPU core, float32 (the CPU lanes), from `benchmarks/plan_accuracy.py --calibrate` on 2026-12-02 (one
+    # thread's CPU time, the 2-core build machine under load ~18): LoRA training 50 GFLOPS (270M, b=2, T 64 -> 256:
+    # 3.75 -> 12.0 s) and 0.017 s a step beyond it (the twin); a decode step 3.6 ms of floor (the twin: 3.99 ms at
+    # b=1), 17 GFLOPS per row (the 270M: 121 ms at b=1, 342 ms at b=8) and the rest of the 270M's b=1 step (85 ms)
+    # as weight reads, 1.07 GB at 12.5 GB/s (a per-layer share cannot be told apart from it with two models: 0).
+    "CPU": Device("CPU", 0.050, 0.050, 12.5, 0.0, 3.6, 0.017, decode_tflops=0.017),
 }
 
 LONGEST_PER_DOUBLING = 0.1  # longest of b traces ≈ mean x (1 + 0.1 log2 b): sample_data/real_traces, see above
@@ -119,7 +125,7 @@ def longest(mean: float, batch: int, cap: float) -> float:
 def decode_step_s(arch, device: Device, batch: int, weight_bytes: float) -> float:
     """One decode step of a batch: the per-step floor plus reading the weights (and the batch's FLOPs on a CPU)."""
     flops = 2 * arch.params()["total"] * batch
-    compute = flops / (device.tflops32 * 1e12) if device.name == "CPU" else 0.0  # a GPU step is never FLOP-bound here
+    compute = flops / (device.decode_tflops * 1e12) if device.decode_tflops else 0.0
     return (arch.layers * device.layer_ms + device.step_ms) / 1e3 + weight_bytes / (device.bandwidth_gbs * 1e9) \
         + compute
 
