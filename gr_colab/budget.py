@@ -306,8 +306,8 @@ def plan_session(config, gpu: str = "T4", session_hours: float = FREE_SESSION_HO
                  sizes: Optional[dict] = None) -> list[str]:
     """One line per notebook (its setup and stages) and the whole course, and how it spans sessions."""
     books = plan_notebooks(config, gpu, sizes)
-    lines = [f"{name}: ≈ {total:.0f} min (" + ", ".join(f"{k} {v:.0f}" for k, v in parts.items()) + ")"
-             for name, total, parts in books]
+    lines = [f"{name}: ≈ {total:.0f} min (" + (", ".join(f"{k} {v:.0f}" for k, v in parts.items()) or
+                                                 "no stage: seconds") + ")" for name, total, parts in books]
     total = sum(t for _, t, _ in books) / 60
     lines.append(f"the whole course with {config.preset} on a {gpu}: ≈ {total:.1f} h"
                  + (", each notebook a runtime of its own: disconnect one (Runtime → Disconnect and delete "
