@@ -110,7 +110,10 @@ class GRConfig:
                     choices=("adamw_torch", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd"))
     gradient_checkpointing: bool = _f(False, "recompute activations in the backward pass: less memory, ~30% "
                                       "slower (GPU only)")
-    group_by_length: bool = _f(True, "batches of similar length waste less compute on padding")
+    group_by_length: bool = _f(False, "True: transformers' LengthGroupedSampler, less padding but the longest rows "
+                               "first in every block of 50 batches (a short run then trains mostly on traces cut "
+                               "at max_seq_length, with no answers and no end of turn: docs/real_lane.md); False: "
+                               "rows in random order, TRL's default")
     save_steps: int = _f(50, "a checkpoint every this many steps (the unit a disconnect can lose)", ge=1)
     save_total_limit: int = _f(2, "checkpoints kept; older ones are deleted by the Trainer", ge=1)
     logging_steps: int = _f(5, "log loss (and DPO's rewards) every this many steps: the curves' resolution", ge=1)

@@ -114,3 +114,38 @@ def test_rsft_lowers_the_loss_and_writes_curves(tmp_path):
     assert result.curves_png.exists() and result.curves_csv.read_text().startswith("epoch") is not None
     assert (result.adapter_dir / "adapter_model.safetensors").exists()
     assert not list(result.adapter_dir.glob("*.bin"))  # safetensors only
+
+
+@pytest.mark.parametrize("group_by_length", [False, True])
+def test_rsft_rows_come_in_random_order_as_plain_trl_feeds_them(group_by_length, tmp_path):
+    """Issue 23. transformers' LengthGroupedSampler sorts every block of 50 batches longest first (then puts the
+    longest batch of all first), so a 60-step run at batch 1 on the real traces trained first on the rows cut at
+    max_seq_length (no Answers block, no end of turn) and ended on another block's longest rows: the 270M learned to
+    write task after task without answering. The kit now feeds rows in random order, TRL's default; grouping by
+    length stays an opt-in (``group_by_length: true``). Read from the trainer's own dataloader, on the real traces."""
+    import dataclasses
+
+    from trl import SFTConfig
+
+    from gr_colab.config import PRESETS
+    from gr_colab.data import load_train_files
+    from gr_colab.rsft import build_trainer
+
+    rows = load_train_files([f"sample_data/real_traces/{n}-1B.json" for n in ("AegisSafetyTest", "HarmBenchPrompt")],
+                            root=SAMPLE.parent).rows[:200]
+    cfg = GRConfig.load("cpu-tiny", run_dir=str(tmp_path), rsft_batch_size=1, rsft_max_steps=60,
+                        group_by_length=group_by_length)
+    trainer = build_trainer(cfg, load_model(cfg), rows, tmp_path / "ckpt")
+    lengths = []
+    for i, batch in enumerate(trainer.get_train_dataloader()):
+        if i == 50:  # one block of LengthGroupedSampler at batch 1
+            break
+        lengths.append(int(batch["attention_mask"][0].sum()))
+    rises = sum(b > a for a, b in zip(lengths, lengths[1:]))
+    if group_by_length:
+        assert rises == 0 and lengths[0] == max(lengths), lengths  # the opt-in: longest first, never a longer row
+    else:
+        trl_default = next(f.default for f in dataclasses.fields(SFTConfig) if f.name == "train_sampling_strategy")
+        assert trainer.args.train_sampling_strategy == trl_default == "random"
+        assert rises >= 15, lengths  # a random order rises about every other step (24.5 of 49 expected)
+        assert all(not GRConfig.load(p).group_by_length for p in PRESETS)  # every preset trains in random order
