@@ -73,7 +73,7 @@ def rsft(config: GRConfig) -> dict:
 def evaluate_stage(config: GRConfig) -> dict:
     """Every model variant there is (base, R-SFT, HS-DPO) that has not been evaluated: benchmarks + held-out."""
     from .evaluate import Report, compare, evaluate, holdout_check, plot_compare
-    from .vllm_backend import load_generator
+    from .vllm_backend import load_generator, release
 
     layout = config.layout
     held = read_jsonl(layout.holdout_rows)
@@ -94,6 +94,7 @@ def evaluate_stage(config: GRConfig) -> dict:
         rows = compare(reports[a], reports[b])
         plot_compare(rows, layout.stage("eval") / f"compare_{a}_{b}.png", labels=(a, b))
         comparisons[f"{a}->{b}"] = rows
+    release()  # a vLLM engine gives the GPU back before a later stage trains
     return _finish(config, "eval", {"variants": done, "comparisons": comparisons})
 
 
@@ -101,7 +102,7 @@ def mine_stage(config: GRConfig) -> dict:
     """Sample k outputs per training item with the R-SFT model, then mine hard samples."""
     from .generate import GenerationSettings, run_predictions
     from .mining import mine, save_pairs
-    from .vllm_backend import load_generator
+    from .vllm_backend import load_generator, release
 
     layout = config.layout
     rows = read_jsonl(layout.train_rows)
@@ -114,6 +115,7 @@ def mine_stage(config: GRConfig) -> dict:
     loaded = load_generator(config, layout.adapter("rsft"))  # transformers or vLLM (generation_backend)
     samples = run_predictions(loaded, [{**it, "label": it["output"]} for it in items], layout.samples,
                               GenerationSettings.sampling(config), config.prompt_format)
+    release()  # a vLLM engine gives the GPU back before HS-DPO trains
     outputs = {s["id"]: s.get("samples", [s["predict"]]) for s in samples}
     result = mine(items, outputs, tuple(config.hsdpo_weight_range))
     pairs_path, summary_path = save_pairs(result, layout.stage("mine"))

@@ -144,6 +144,20 @@ def load(config, adapter: Union[str, Path, None] = None, extra: Optional[dict] =
     return VLLMGuard(engine["llm"], tok, request, stop_token_ids(tok, model_dir=model_path))
 
 
+def release() -> None:
+    """Drop this process's engines (vLLM keeps most of the GPU's memory for its KV cache): called when a generation
+    stage ends, so a training stage in the same process (``gr-colab run``) has the GPU back."""
+    if not _ENGINES:
+        return
+    import gc
+
+    _ENGINES.clear()
+    gc.collect()  # vLLM's engine process ends when its LLM object is collected
+    torch = __import__("sys").modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def load_generator(config, adapter: Union[str, Path, None] = None):
     """The guard that evaluation and mining generate with: vLLM or transformers, as ``generation_backend`` says."""
     if config.generation_backend == "vllm":

@@ -227,6 +227,9 @@ def test_the_kits_calls_bind_to_vllms_signatures(contract, adapter_dir, tmp_path
     run_predictions(guard, items, tmp_path / "eval" / "generated_predictions.jsonl", GenerationSettings.greedy(cfg),
                     progress=False)
     assert len(calls["generate"]) == 2
+    vllm_backend.release()  # a generation stage's end: the engine goes, a later load starts a new one
+    vllm_backend.load_generator(cfg, None)
+    assert len(calls["LLM"]) == 2
 
 
 def test_an_adapter_vllm_refuses_is_named(adapter_dir):
