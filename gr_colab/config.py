@@ -378,6 +378,8 @@ def _validate(cfg: GRConfig) -> None:
         raise ConfigError(f"preset: {cfg.preset!r} is not a preset; allowed: {', '.join(PRESETS)}")
     if not cfg.train_files:
         raise ConfigError("train_files: give at least one file or hf://dataset id")
+    if cfg.load_in_4bit and cfg.finetune == "full":
+        raise ConfigError("finetune: 'full' trains every weight, which a 4-bit base cannot; set load_in_4bit: false")
     if cfg.load_in_4bit and cfg.is_twin:
         raise ConfigError("load_in_4bit: the CPU twin runs in full precision; set load_in_4bit: false")
     weights = cfg.modpo_weights
@@ -388,8 +390,6 @@ def _validate(cfg: GRConfig) -> None:
 
 def field_help(name: Optional[str] = None) -> str:
     """Every field (or one) with its default, what it is for and what it allows: the config's documentation."""
-    if cfg.load_in_4bit and cfg.finetune == "full":
-        raise ConfigError("finetune: 'full' trains every weight, which a 4-bit base cannot; set load_in_4bit: false")
     lines = []
     for f in dataclasses.fields(GRConfig):
         if name and f.name != name:
