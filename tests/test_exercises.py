@@ -150,6 +150,35 @@ def test_check_07_modelfile_stop_strings(merged_like):
     assert wrong(exercises.check_07("<|eot_id|>", merged_like), "list of strings")
 
 
+def test_check_07_on_colab_reads_the_export_wherever_the_merged_model_went(merged_like, twin, tmp_path):
+    """Notebook 07 passes its config. On Colab the merged model is in the runtime's scratch folder (the export's
+    marker says where): read there; in a later runtime that folder is gone, and the Modelfile the export wrote from
+    it (on Drive) and the tokenizer saved beside the adapter stand for it. Unanswered: said so, never raised."""
+    import shutil
+
+    from gr_colab.config import GRConfig
+    from gr_colab.ollama import Modelfile, stop_strings
+    from gr_colab.runs import mark_complete
+
+    config = GRConfig.load("cpu-tiny", run_dir=str(tmp_path / "run"))
+    scratch = tmp_path / "scratch" / "merged"
+    shutil.copytree(merged_like, scratch)
+    adapter = config.layout.adapter("rsft")
+    twin.tokenizer.save_pretrained(adapter)
+    mark_complete(adapter)
+    stops = stop_strings(twin.tokenizer, model_dir=merged_like)
+    config.layout.gguf.mkdir(parents=True)
+    config.layout.modelfile.write_text(Modelfile("twin.gguf", "{{ .Prompt }}", stops).text())
+    mark_complete(config.layout.export, {"merged": str(scratch), "adapter": str(adapter)})
+    for _ in ("the same runtime", "a new runtime"):
+        assert exercises.check_07(None, config) == NOT_ANSWERED
+        assert exercises.check_07(list(stops), config) == OK
+        assert wrong(exercises.check_07(stops[:1], config), "1 missing")
+        shutil.rmtree(scratch.parent)  # the runtime is gone, its scratch disk with it
+        scratch.parent.mkdir()
+    assert "run the export cell" in exercises.check_07(None, GRConfig.load("cpu-tiny", run_dir=str(tmp_path / "x")))
+
+
 def test_check_08_distinct_2():
     assert check_08(6 / 10) == OK  # 6 different bigrams of 10
     assert wrong(check_08(5 / 10))
