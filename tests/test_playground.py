@@ -46,6 +46,21 @@ def test_the_page_shows_labels_not_asked_and_no_verdict():
         SHOWN["unharmful"], UNPARSED, UNPARSED]
 
 
+def test_the_page_turns_gradios_analytics_off(monkeypatch):
+    from gradio import analytics
+
+    from gr_colab.playground import build_app
+
+    monkeypatch.delenv("GRADIO_ANALYTICS_ENABLED", raising=False)
+    assert analytics.analytics_enabled()  # Gradio's default: usage reports on
+
+    def stand_in_guard(prompt, response):  # the page is only built here: no guard is called
+        raise AssertionError("not called")
+
+    build_app(stand_in_guard, "stand-in", example_rows=[])
+    assert not analytics.analytics_enabled()
+
+
 def test_demo_without_a_gguf_file_is_one_clear_line(tmp_path, capsys):
     from gr_colab.cli import main
 
