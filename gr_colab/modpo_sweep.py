@@ -232,13 +232,16 @@ def front_figure(result: dict, run: str = ""):
                            (axes[1], "cost", "cost (minus the safety reward)")):
         ax.plot([p[key] for p in pts], [p["helpfulness"] for p in pts], "o-", label="MODPO, one point per w")
         for i, p in enumerate(pts):
+            right = i % 2 == 0  # neighbours' labels on opposite sides of the line
             ax.annotate(f"w={p['w']:g}\n({p[key]:.2f}, {p['helpfulness']:.2f})", (p[key], p["helpfulness"]),
-                        textcoords="offset points", xytext=(8, 10 if i % 2 == 0 else -24), fontsize=7)
+                        textcoords="offset points", xytext=(8, 4) if right else (-8, -22), fontsize=7,
+                        ha="left" if right else "right")
         ax.plot([ref[key]], [ref["helpfulness"]], "k*", markersize=12, label="reference (base/SFT)")
         ax.axvline(ref[key], color="black", linestyle="--", linewidth=1)
         ax.axhline(ref["helpfulness"], color="black", linestyle="--", linewidth=1)
-        ax.annotate(f"({ref[key]:.2f}, {ref['helpfulness']:.2f})", (ref[key], ref["helpfulness"]),
-                    textcoords="offset points", xytext=(-10, -16), fontsize=7, ha="right")
+        ax.annotate(f"reference ({ref[key]:.2f}, {ref['helpfulness']:.2f})", (ref[key], ref["helpfulness"]),
+                    textcoords="offset points", xytext=(-8, 6), fontsize=7, ha="right")
+        ax.margins(x=0.12, y=0.2)  # room for the labels inside the axes
         ax.set_xlabel(f"{label}  (lower is safer)")
         if key == "harmful_rate":
             ax.set_xlim(-0.05, 1.05)  # a share: the whole range, so a constant judge looks like one
