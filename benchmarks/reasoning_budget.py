@@ -6,9 +6,10 @@ that agree with gold, `sample_data/real_traces/`), the same steps and the same s
 `benchmarks/real_lane.py` (never trained on). Printed per variant: generated tokens per item, seconds per item (latency),
 parse rate and F1 (corrected); the baseline is the full trace, and each figure's ratio to it is printed beside it.
 A plot goes to `<run-root>/reasoning_budget.png`. Trained variants are reused when their run folder is complete
-(`--full-run-dir` can point at `benchmarks/real_lane.py`'s run, which trains the full variant the same way):
+(`--full-run-dir` can point at a full-trace run with the same settings, such as `benchmarks/real_lane.py`'s runs
+before issue 23; its arms now train at batch 1, 768 tokens, cosine, into `<run-dir>/<format>/kit`):
 
-    python benchmarks/reasoning_budget.py [--steps 30] [--items 30] [--full-run-dir runs/bench-real-lane]
+    python benchmarks/reasoning_budget.py [--steps 30] [--items 30] [--full-run-dir runs/bench-real-lane-s3]
 """
 from __future__ import annotations
 
