@@ -1,4 +1,5 @@
-"""How much of each R-SFT batch is real tokens: the kit's length-grouped batches against plain random batches.
+"""How much of each R-SFT batch is real tokens: length-grouped batches (`group_by_length: true`) against plain random
+batches (the kit's default since issue 23: grouping fed short runs the longest, cut rows first; docs/real_lane.md).
 
 Lengths are the bundled GuardReasonerTrain-format rows tokenized by the CPU twin's tokenizer (prompt + completion,
 as the trainer sees them), bootstrapped to a realistic epoch size. Both samplers are the ones transformers' Trainer
@@ -50,7 +51,7 @@ def main() -> None:
           f"min {min(base)}, max {max(base)}; bootstrapped to {len(lengths)} rows")
     g = torch.Generator().manual_seed(args.seed)
     plain = torch.randperm(len(lengths), generator=g).tolist()
-    print(f"{'batch size':>10} | {'plain random':>12} | {'length-grouped (kit)':>20} | ratio")
+    print(f"{'batch size':>10} | {'plain random':>12} | {'length-grouped':>20} | ratio")
     for bs in sorted({2, 4, args.batch_size, 16}):
         grouped_bs = list(LengthGroupedSampler(bs, lengths=lengths, generator=torch.Generator().manual_seed(args.seed)))
         a, b = real_fraction(lengths, plain, bs), real_fraction(lengths, grouped_bs, bs)
