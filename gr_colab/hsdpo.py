@@ -254,6 +254,21 @@ class HSDPOResult(Finished):
         return self.series("rewards/margins")
 
 
+def load_trained_adapter(model, checkpoint: Optional[str]) -> None:
+    """Before ``trainer.train(resume_from_checkpoint=checkpoint)`` of a DPO trainer that holds TRL's "ref" copy (every
+    PEFT model passed without a ``ref_model``, dpo_trainer.py 654-682): the checkpoint has the trained adapter at its
+    root and the copy in ref/, and transformers 5.17's ``Trainer._load_from_checkpoint``, once it sees an adapter
+    subfolder, loads only the subfolders' adapters (trainer.py 3570-3575), never the root one; the run would go on
+    from the starting weights with the checkpoint's optimizer. So the trained adapter is loaded here, and the Trainer
+    restores the optimizer, scheduler and RNG around it."""
+    if checkpoint and "ref" in getattr(model, "peft_config", {}):
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(model, load_file(str(Path(checkpoint) / "adapter_model.safetensors")),
+                                  adapter_name=model.active_adapter)
+
+
 def train_hsdpo(config, loaded, pairs: list[dict], out_dir: Union[str, Path], resume: bool = True) -> HSDPOResult:
     """Weighted DPO of ``loaded.model`` (a PEFT model; its adapter at the start is the reference) on preference
     pairs (mined hard samples, or rows with a prompt: :func:`gr_colab.training.preference_rows`); resumes from the
@@ -273,16 +288,7 @@ def train_hsdpo(config, loaded, pairs: list[dict], out_dir: Union[str, Path], re
                                  callbacks=callbacks())
     model = trainer.model
     resume_from = resume_point(out / "checkpoints") if resume else None
-    if resume_from and "ref" in getattr(model, "peft_config", {}):
-        # A checkpoint holds the trained adapter at its root and TRL's "ref" copy in ref/. transformers 5.17's
-        # Trainer._load_from_checkpoint, once it sees an adapter subfolder, loads only the subfolders' adapters
-        # (trainer.py 3570-3575) and never the root one: the run would go on from the starting weights with the
-        # checkpoint's optimizer. So the trained adapter is loaded here; the Trainer restores the rest around it.
-        from peft import set_peft_model_state_dict
-        from safetensors.torch import load_file
-
-        set_peft_model_state_dict(model, load_file(str(Path(resume_from) / "adapter_model.safetensors")),
-                                  adapter_name=model.active_adapter)
+    load_trained_adapter(model, resume_from)
     try:
         trainer.train(resume_from_checkpoint=resume_from)
     finally:  # TRL's frozen reference copy: not part of the result, and a rerun on this model would re-add it

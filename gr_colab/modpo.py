@@ -220,6 +220,7 @@ def train_modpo(config, pairs: list[dict], w: float, out_dir: Union[str, Path]) 
     complete checkpoint in ``out/checkpoints``; saves ``out/adapter``."""
     from datasets import Dataset
 
+    from .hsdpo import load_trained_adapter
     from .models import load_model
     from .training import resume_point
 
@@ -235,7 +236,8 @@ def train_modpo(config, pairs: list[dict], w: float, out_dir: Union[str, Path]) 
                            train_dataset=Dataset.from_list(rows), processing_class=loaded.tokenizer,
                            callbacks=callbacks())
     model = trainer.model
-    resume_from = resume_point(out / "checkpoints")  # a fresh adapter: no "ref" copy, the Trainer reloads it all
+    resume_from = resume_point(out / "checkpoints")
+    load_trained_adapter(model, resume_from)  # TRL copied the fresh adapter to "ref" too: see there
     try:
         trainer.train(resume_from_checkpoint=resume_from)
     finally:

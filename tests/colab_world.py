@@ -180,7 +180,7 @@ class World:
             nb.cells += [nbformat.v4.new_code_cell(solution), nbformat.v4.new_code_cell(check)]
         return nb
 
-    def run(self, name: str, drive: str = "accept", answers: bool = True, timeout: int = 1800,
+    def run(self, name: str, drive: str = "accept", answers: bool = True, timeout: int = 3600,
             extra_overrides: Optional[dict] = None, fresh: bool = True, env: Optional[dict] = None,
             while_running: Optional[Callable[["World"], bool]] = None, kit: Optional[str] = None) -> Run:
         """Execute notebook ``name`` in a new runtime (``fresh``; else the runtime's disk is kept, as after

@@ -59,7 +59,7 @@ pairs = [{"input": a["input"], "chosen": a["output"], "rejected": b["output"], "
 cfg = cfg.replace(hsdpo_max_steps=4, hsdpo_batch_size=2)
 loaded = load_model(cfg, adapter=cfg.layout.adapter("rsft"), trainable=True)
 r = hsdpo.train_hsdpo(cfg, loaded, pairs, RUN / "hsdpo")
-print("DONE", r.global_step, r.resumed_from)
+print("DONE", r.global_step, getattr(r, "resumed_from", None))
 """, [("hsdpo/checkpoints", 2)], ["hsdpo/adapter"]),
     # MODPO: step 1 (the safety reward, then the helpfulness judge), the margins, then the sweep over two w
     "modpo": ("""
