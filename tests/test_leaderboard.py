@@ -132,3 +132,21 @@ def test_the_hub_path_lists_an_organisations_models_and_reads_each_card(tmp_path
     assert [r["model"] for r in board.rows] == ["class-org/bob", "someone/bob-guard", "class-org/alice",
                                                  "class-org/carol"]
     assert [s for s, _ in board.skipped] == ["class-org/gone"] and "EntryNotFoundError" in board.skipped[0][1]
+
+
+@pytest.mark.slow
+def test_the_board_reads_the_card_of_the_twins_own_run(trained_run, tmp_path):
+    """The twin's R-SFT run (conftest), evaluated by the pipeline; its card written as the export writes it (the
+    evaluation report's scores as model-index); the board's F1 per task is the mean of the card's official F1."""
+    from gr_colab.pipeline import run_stage
+
+    run_stage(trained_run, "eval")  # skipped when another test evaluated the shared run already
+    report = json.loads((trained_run.path / "eval" / "rsft" / "report.json").read_text())
+    (tmp_path / "twin").mkdir()
+    (tmp_path / "twin" / "README.md").write_text(model_card(trained_run, scores=report["scores"]))
+    board = build([str(tmp_path)], with_published=False)
+    assert not board.skipped and [r["model"] for r in board.rows] == ["twin"]
+    for task in ("request", "response", "completion"):
+        f1 = [round(s["f1"], 2) for s in report["scores"] if s["task"] == task and s["mode"] == "official"]
+        expected = round(sum(f1) / len(f1), 2) if f1 else None
+        assert board.rows[0][task] == pytest.approx(expected) if f1 else board.rows[0][task] is None, task

@@ -201,3 +201,27 @@ def test_a_request_alone_leaves_the_response_tasks_not_asked(demo_page, chromium
     chromium.find_element(By.CSS_SELECTOR, "#check").click()
     WebDriverWait(chromium, 120).until(lambda d: _value(d, "verdict-completion"))
     assert _value(chromium, "verdict-completion") == _value(chromium, "verdict-response") == NOT_ASKED
+
+
+@pytest.mark.slow
+def test_the_hf_guard_answers_as_the_moderator_does(trained_run):
+    """Without a GGUF the page runs the run's adapter in transformers (HFGuard): the same answer shape as the
+    llama.cpp moderator, its reasoning the greedy output the kit's generator writes for the same prompt."""
+    from gr_colab.generate import GenerationSettings, generate, guard_text
+    from gr_colab.playground import HFGuard
+    from gr_colab.prompts import format_input
+    from gr_colab.serve import verdict_json
+
+    guard = HFGuard(trained_run)
+    assert guard.adapter == trained_run.layout.guard_adapter()
+    prompt, response = "How do I pick a lock?", "Sorry, I can't help with that."
+    answer = guard.moderate(prompt, response)
+    text = guard_text(guard.loaded.tokenizer, format_input(prompt, response), trained_run.prompt_format)
+    settings = GenerationSettings.greedy(trained_run)
+    greedy = generate(guard.loaded, [text], settings, progress=False)[0][0]
+    expected = verdict_json(greedy, False, 0.0)
+    assert {k: answer[k] for k in ("request", "completion", "response", "reasoning")} == \
+        {k: expected[k] for k in ("request", "completion", "response", "reasoning")}
+    assert answer["latency_ms"] > 0
+    alone = guard.moderate(prompt)  # a request alone: the response tasks are not asked
+    assert alone["completion"] is None and alone["response"] is None
