@@ -18,6 +18,7 @@ from typing import Optional
 from . import timing
 from .timing import ARCHS, Arch, arch_from_hf_config  # noqa: F401  (the model shapes; re-exported)
 from .precision import A100, T4, decide
+from .stages import STAGES
 
 GPUS = {
     # name: (usable memory GB, compute capability (None: the CPU)); speeds: gr_colab.timing.DEVICES
@@ -258,16 +259,17 @@ def plan_export(config, gpu: str = "T4") -> StagePlan:
 
 
 def plan_parts(config, gpu: str = "T4", sizes: Optional[dict] = None) -> list:
-    """(notebook, plan) for each notebook that trains, generates or exports (their stages only, no setup)."""
-    return [("03 R-SFT", plan_config(config, gpu=gpu, stage="rsft")),
-            ("04 evaluation", plan_generation(config, gpu=gpu, variants=("base", "rsft"), sizes=sizes)),
-            ("05 mining", plan_generation(config, "mine", gpu)), ("06 HS-DPO", plan_config(config, gpu=gpu,
-                                                                                            stage="hsdpo")),
-            ("07 export", plan_export(config, gpu))]
+    """(notebook, plan) for each notebook that trains, generates or exports (their stages only, no setup), named as
+    the stage registry names them (``Stage.planned``)."""
+    plans = {"rsft": lambda: plan_config(config, gpu=gpu, stage="rsft"),
+             "eval": lambda: plan_generation(config, gpu=gpu, variants=("base", "rsft"), sizes=sizes),
+             "mine": lambda: plan_generation(config, "mine", gpu),
+             "hsdpo": lambda: plan_config(config, gpu=gpu, stage="hsdpo"), "export": lambda: plan_export(config, gpu)}
+    return [(s.planned, plans[s.name]()) for s in STAGES if s.planned]
 
 
 def plan_stages(config, gpu: str = "T4", sizes: Optional[dict] = None, mean_tokens: Optional[float] = None) -> dict:
-    """Planned minutes of each stage in the pipeline's order (``gr_colab.pipeline.RUN_ORDER``), no setup: what
+    """Planned minutes of each stage in the run's order (``gr_colab.stages.RUN_ORDER``), no setup: what
     ``benchmarks/plan_accuracy.py`` and ``benchmarks/gpu_smoke.py`` hold the measured times against."""
     m = lambda p: p.hours * 60  # noqa: E731
     return {"rsft": m(plan_config(config, gpu, "rsft", mean_tokens=mean_tokens)),

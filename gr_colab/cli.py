@@ -10,6 +10,10 @@ import json
 import sys
 from typing import Optional
 
+import yaml
+
+from .stages import STAGES
+
 EXIT_USER_ERROR = 2
 
 
@@ -21,11 +25,11 @@ def _config(args):
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"--set expects field=value, got {item!r}")
-        import yaml
-
         overrides[key.strip()] = yaml.safe_load(value)
     if args.run_dir:
         overrides["run_dir"] = args.run_dir
+    if getattr(args, "push", False):  # --push is hub_push=true, the one switch the export and notebook 07 read
+        overrides["hub_push"] = True
     source = args.config or args.preset
     return GRConfig.load(source, **overrides)
 
@@ -48,24 +52,27 @@ def cmd_score(args) -> int:
 
 
 def cmd_stage(args) -> int:
+    """One stage (what it needs and lacks runs first); ``export`` goes on to the Hub step, a dry run unless
+    hub_push."""
     from .pipeline import run_stage
 
     config = _config(args)
-    kwargs = {"push": args.push} if args.command == "export" else {}
-    run_stage(config, args.command, force=args.force, **kwargs)
+    run_stage(config, args.command, force=args.force)
+    if args.command == "export":
+        run_stage(config, "push")
     return 0
 
 
 def _guarded_config(args, config_field: str):
     """The config of a chapter that needs a trained guard: without ``config_field`` and without a guard in the run,
-    the guard is trained first (prepare and R-SFT; complete stages are skipped)."""
+    the guard is trained first (R-SFT, and what it needs; complete stages are skipped)."""
     from .pipeline import run_stage
+    from .stages import GUARD_STAGES
 
     config = _config(args)
     _check_device(config)
-    if not getattr(config, config_field) and not any(config.layout.has_adapter(s) for s in ("hsdpo", "rsft")):
-        for stage in ("prepare", "rsft"):
-            run_stage(config, stage)
+    if not getattr(config, config_field) and not any(config.layout.has_adapter(s) for s in GUARD_STAGES):
+        run_stage(config, "rsft")
     return config
 
 
@@ -84,7 +91,7 @@ def cmd_run(args) -> int:
 
     config = _config(args)
     _check_device(config)
-    report = run_all(config, push=args.push)
+    report = run_all(config)
     print(f"done: {report}")
     return 0
 
@@ -208,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="every stage in order, skipping complete ones, then the report")
     common(p)
-    p.add_argument("--push", action="store_true", help="push to the Hub (hub_repo) instead of a dry run")
+    p.add_argument("--push", action="store_true", help="the same as --set hub_push=true: push to the Hub "
+                   "(hub_repo) instead of a dry run")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("modpo", help="chapter 09: MODPO sweep, helpful vs safe judged by your guard; last line: "
                        "the front as JSON")
@@ -216,14 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild the front even if complete (trained adapters and "
                    "answers are reused: delete the run's modpo folder to start over)")
     p.set_defaults(func=cmd_modpo)
-    for stage, text in [("prepare", "validate and split the data"), ("rsft", "reasoning SFT"),
-                        ("eval", "evaluate every model variant"), ("mine", "sample and mine hard samples"),
-                        ("hsdpo", "hard-sample DPO"), ("export", "merge, GGUF, Modelfile, Hub")]:
-        p = sub.add_parser(stage, help=text)
+    for stage in STAGES:  # one subcommand per stage of the registry
+        p = sub.add_parser(stage.name, help=stage.help + (" (then the Hub step)" if stage.name == "export" else ""))
         common(p)
-        p.add_argument("--force", action="store_true", help="run even if the stage is complete")
-        if stage == "export":
-            p.add_argument("--push", action="store_true", help="push to the Hub instead of a dry run")
+        p.add_argument("--force", action="store_true", help="run even if the stage is complete and up to date, "
+                       "clearing what it would resume from")
+        if stage.name in ("export", "push"):
+            p.add_argument("--push", action="store_true", help="the same as --set hub_push=true")
         p.set_defaults(func=cmd_stage)
     p = sub.add_parser("redteam", help="red-team the guard (ReverseGen), harden it; last line: the figures as JSON")
     common(p)

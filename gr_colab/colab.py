@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Optional
 
 from .runtime import CONTENT, DRIVE_ROOT, DRIVE_RUNS, LOCAL_RUNS, REPO_ROOT, in_colab, on_drive  # noqa: F401 (re-exported)
+from .stages import STAGES, planned_notebooks
+
 REPO_URL = "https://github.com/gr-colab/gr-colab"  # the kit's repository: notebooks, README and install read this
 INSTALLED_MARKER = Path(CONTENT) / ".gr_colab_installed"  # one install per Colab session (runtime)
 ONE_RUNTIME = ("This notebook is its own Colab runtime (its own VM, install, Drive prompt and T4): disconnect the "
                "previous notebook's (Runtime > Disconnect and delete runtime) so it does not hold a GPU; the run "
                "folder on Drive carries the work from one to the next.")
-# Stage → the notebook that makes it: a notebook opened in a fresh runtime names the one to run first.
-MADE_BY = {"prepare": "03_rsft", "rsft": "03_rsft", "eval": "04_evaluation", "mine": "05_mining",
-           "hsdpo": "06_hsdpo", "export": "07_export"}
-PLANNED = {"03": "03 R-SFT", "04": "04 evaluation", "05": "05 mining", "06": "06 HS-DPO", "07": "07 export"}
+# Stage → the notebook that makes it (a notebook opened in a fresh runtime names the one to run first), and the
+# planner's name for each notebook that trains, generates or exports: both read from the stage registry.
+MADE_BY = {s.name: s.notebook for s in STAGES}
+PLANNED = planned_notebooks()
 CHAPTERS = ("08", "09")  # red-teaming (ReverseGen) and MODPO
 WORKSHOP = "99"  # notebooks/99_workshop: 00 → 07's stages in one runtime
 

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Optional, Union
 
 from .config import GRConfig
+from .models import prepare_tokenizer
+from .ollama import write_modelfile
 from .prompts import format_input, user_content
-from .runtime import atomic_write_json, replace_dir
+from .runtime import SCRATCH, atomic_write_json, on_drive, replace_dir
 
 CHECK_PROMPT = format_input("How can I get into my neighbour's wifi without them knowing?")
 BYTES_PER_PARAM = {"f16": 2.0, "q8_0": 1.07, "q4_k_m": 0.6}
@@ -258,3 +260,23 @@ def checks_table(checks: list[GGUFCheck]) -> str:
         lines.append(f"| {c.kind} | {c.size_mb} | {c.seconds} | {c.loads} | {c.same_tokens} | {c.agreement:.0%} | "
                      f"{c.max_logit_diff} | {c.template_matches} | {c.tokenizer_matches} |")
     return "\n".join(lines)
+
+
+def export_files(config: GRConfig, adapter: Path) -> dict:
+    """The export stage's files: ``adapter`` merged (on Colab in a scratch folder off Drive: Drive keeps only what
+    you keep), each GGUF type checked in llama.cpp, and the Ollama Modelfile; returns the export's summary."""
+    from transformers import AutoTokenizer  # lazy: transformers is heavy
+
+    layout = config.layout
+    out = layout.export
+    scratch = Path(config.scratch_dir) if config.scratch_dir else (
+        Path(SCRATCH) / config.preset if on_drive(config.run_dir) else out)
+    merged = merge_adapter(config, adapter, scratch / "merged")
+    name = f"guardreasoner-{config.preset}"
+    tok = prepare_tokenizer(AutoTokenizer.from_pretrained(str(merged)))
+    checks = export_gguf(merged, layout.gguf, list(config.gguf_types), name, tokenizer=tok, scratch_dir=scratch)
+    gguf_for_ollama = next((c.path for c in checks if c.kind == "q4_k_m"), checks[0].path if checks else None)
+    modelfile, commands = write_modelfile(tok, gguf_for_ollama, layout.gguf, name, num_predict=config.max_new_tokens,
+                                          model_dir=merged)
+    return {"merged": str(merged), "modelfile": str(modelfile), "commands": commands,
+            "checks": [asdict(c) for c in checks], "table": checks_table(checks)}

@@ -1,24 +1,32 @@
-"""The whole course in order: prepare → R-SFT → evaluate → mine → HS-DPO → evaluate → export → report.
+"""The whole course in order (``stages.RUN_ORDER``), and the one rule for when a stage runs.
 
-Face-side orchestration. Every stage reads the previous stages' files in the run folder and writes its own, ending
-with its marker (:func:`gr_colab.runs.mark_complete`); a stage whose marker is there is skipped, so a Colab
-disconnect costs only the stage that was running (and R-SFT, HS-DPO and generation resume inside a stage too). The notebooks, the command line and
-the tests call these same functions.
+Face. A stage runs when its marker is missing, when ``force`` is given, or when it is stale: a config field it
+depends on changed, or a stage it read was redone, since its marker was written (the marker records both). A stale
+or forced stage first clears what it would otherwise resume from (mining's samples, evaluation's predictions,
+training checkpoints) and says so; its dependants are then stale in turn. A stage whose inputs are missing runs them
+first, as make would. Each stage writes its marker once, at its end; a Colab disconnect costs only the stage that was
+running (and R-SFT, HS-DPO and generation resume inside a stage too). The notebooks, the command line and the tests
+call these same functions.
 """
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Callable, Optional
 
-from .config import GRConfig
-from .runs import MARKER, mark_complete, read_marker
-from .runs import is_complete as _folder_complete
-from .runtime import REPO_ROOT, read_jsonl, write_jsonl
+from tqdm.auto import tqdm
 
-STAGES = ("prepare", "rsft", "eval", "mine", "hsdpo", "export")
-TRAINING_STAGES = ("rsft", "hsdpo")  # under a launcher every process runs these (the Trainer shards the data)
-RUN_ORDER = ("prepare", "rsft", "eval", "mine", "hsdpo", "eval", "export")
+from . import dist
+from .config import GRConfig
+from .report import write_report
+from .runs import MARKER, fingerprint, mark_complete, read_marker
+from .runs import is_complete as _folder_complete
+from .runtime import Measure, atomic_write_json
+from .stages import NAMES, RUN_ORDER, dependants, get, inputs
+
+STAGES = NAMES  # the registry's names, in order (gr_colab.stages)
+STARTED = "started.json"  # what a stage that has begun was run with: partial files from other settings are cleared
 
 
 def is_complete(config: GRConfig, stage: str) -> bool:
@@ -29,198 +37,122 @@ def read_summary(config: GRConfig, stage: str) -> dict:
     return read_marker(config.layout.stage(stage))
 
 
-def _finish(config: GRConfig, stage: str, summary: dict) -> dict:
-    return mark_complete(config.layout.stage(stage), {"stage": stage, **summary})
+def _plain(value):
+    return json.loads(json.dumps(value, default=str))  # as the marker stores it (a tuple reads back as a list)
 
 
-# --- stages ----------------------------------------------------------------------------------------------------
-def prepare(config: GRConfig) -> dict:
-    """Validate the training data, split off the held-out rows, save the config, build the model if it's the twin."""
-    from .budget import mean_tokens_of, plan_config
-    from .rsft import training_rows
-
-    train, held, report = training_rows(config, root=REPO_ROOT)
-    print(report)
+def record(config: GRConfig, stage: str) -> dict:
+    """What ``stage``'s result depends on now: its fields' values and the fingerprints of its inputs' markers."""
     layout = config.layout
-    write_jsonl(layout.train_rows, train)
-    write_jsonl(layout.holdout_rows, held)
-    config.to_yaml(layout.config_yaml)
-    summary = {"train_rows": len(train), "holdout_rows": len(held), "data_report": report,
-               "mean_tokens": round(mean_tokens_of(train), 1)}
-    if config.is_twin:
-        from .models import resolve_model_path
-
-        summary["twin"] = resolve_model_path(config)
-    else:  # the planner reads a model it has no row for from the model's own config
-        plan = plan_config(config, samples=len(train), mean_tokens=summary["mean_tokens"])
-        print(plan.summary())
-        summary["budget"] = plan.summary()
-    return _finish(config, "prepare", summary)
+    found = {n: fingerprint(layout.stage(n)) for n in inputs(stage)}
+    return {"fields": {f: _plain(getattr(config, f)) for f in get(stage).fields},
+            "inputs": {n: fp for n, fp in found.items() if fp}}
 
 
-def rsft(config: GRConfig) -> dict:
-    from .rsft import train_rsft
-
-    rows = read_jsonl(config.layout.train_rows)
-    result = train_rsft(config, rows=rows, out_dir=config.layout.stage("rsft"))
-    losses = result.losses
-    return _finish(config, "rsft", {"adapter": str(result.adapter_dir), "steps": result.global_step,
-                                    "first_loss": losses[0] if losses else None,
-                                    "last_loss": losses[-1] if losses else None,
-                                    "resumed_from": result.resumed_from, "curves": str(result.curves_png)})
+def _changes(then: dict, now: dict) -> tuple[list, list]:
+    """(field changes, input changes) between two records, each as a sentence."""
+    fields = [f"{f} changed from {then['fields'][f]!r} to {v!r}" for f, v in now["fields"].items()
+              if f in then.get("fields", {}) and then["fields"][f] != v]
+    old = then.get("inputs", {})
+    ins = [f"{n} was redone" if n in old else f"{n} is new" for n, fp in now["inputs"].items() if old.get(n) != fp]
+    ins += [f"{n} is gone" for n in old if n not in now["inputs"]]
+    return fields, ins
 
 
-def evaluate_stage(config: GRConfig) -> dict:
-    """Every model variant there is (base, R-SFT, HS-DPO) that has not been evaluated: benchmarks + held-out."""
-    from .evaluate import Report, compare, evaluate, holdout_check, plot_compare
-    from .vllm_backend import load_generator, release
-
-    layout = config.layout
-    held = read_jsonl(layout.holdout_rows)
-    done = read_summary(config, "eval").get("variants", {})
-    for name, adapter in layout.variants().items():
-        if name in done:
-            continue
-        loaded = load_generator(config, adapter)  # transformers or vLLM (generation_backend)
-        report = evaluate(config, loaded, name)
-        done[name] = {"averages": report.averages("corrected"), "official": report.averages("official"),
-                      "holdout": holdout_check(config, loaded, held, name)}
-        _finish(config, "eval", {"variants": done})  # a disconnect after one variant keeps it
-        del loaded
-    reports = {n: Report.from_json(json.loads(layout.eval_report(n).read_text())) for n in done}
-    comparisons = {}
-    names = [n for n in ("base", "rsft", "hsdpo") if n in reports]
-    for a, b in zip(names, names[1:]):
-        rows = compare(reports[a], reports[b])
-        plot_compare(rows, layout.stage("eval") / f"compare_{a}_{b}.png", labels=(a, b))
-        comparisons[f"{a}->{b}"] = rows
-    release()  # a vLLM engine gives the GPU back before a later stage trains
-    return _finish(config, "eval", {"variants": done, "comparisons": comparisons})
+def why_stale(config: GRConfig, stage: str) -> list:
+    """Why a complete stage must run again ([]: it is up to date). A marker from an earlier kit, which recorded no
+    fields, is trusted as it was."""
+    marker = read_summary(config, stage)
+    if not marker or "fields" not in marker:
+        return []
+    fields, ins = _changes(marker, record(config, stage))
+    return fields + ins
 
 
-def mine_stage(config: GRConfig) -> dict:
-    """Sample k outputs per training item with the R-SFT model, then mine hard samples."""
-    from .generate import GenerationSettings, run_predictions
-    from .mining import mine, save_pairs
-    from .vllm_backend import load_generator, release
-
-    layout = config.layout
-    rows = read_jsonl(layout.train_rows)
-    items = [{"id": i, **r} for i, r in enumerate(rows)]
-    if config.mine_limit and config.mine_limit < len(items):  # a seeded sample across every dataset, in file order
-        import random
-
-        keep = set(random.Random(config.seed).sample(range(len(items)), config.mine_limit))
-        items = [it for it in items if it["id"] in keep]
-    loaded = load_generator(config, layout.adapter("rsft"))  # transformers or vLLM (generation_backend)
-    samples = run_predictions(loaded, [{**it, "label": it["output"]} for it in items], layout.samples,
-                              GenerationSettings.sampling(config), config.prompt_format)
-    release()  # a vLLM engine gives the GPU back before HS-DPO trains
-    outputs = {s["id"]: s.get("samples", [s["predict"]]) for s in samples}
-    result = mine(items, outputs, tuple(config.hsdpo_weight_range))
-    pairs_path, summary_path = save_pairs(result, layout.stage("mine"))
-    summary = result.summary()
-    print(f"mined {summary['pairs']} hard samples from {len(items)} items: {json.dumps(summary['by_task'])}")
-    return _finish(config, "mine", {**summary, "pairs_file": str(pairs_path)})
+def clear(config: GRConfig, stage: str) -> list:
+    """Delete what ``stage`` resumes from (and its marker); returns what was there."""
+    root = config.layout.root
+    gone = [root / p for p in get(stage).resumable if (root / p).exists()]
+    gone += [p for p in (config.layout.stage(stage) / MARKER,) if p.exists()]
+    if dist.is_main():
+        for path in gone:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    dist.wait_for_everyone()
+    return gone
 
 
-def hsdpo_stage(config: GRConfig) -> dict:
-    from .hsdpo import train_hsdpo
-    from .models import load_model
-
-    layout = config.layout
-    pairs = read_jsonl(layout.pairs)
-    if not pairs:
-        print("HS-DPO skipped: mining found no hard samples (every sampled output agreed). Sample more items "
-              "(mine_limit), raise mine_temperature or mine_k.")
-        return _finish(config, "hsdpo", {"skipped": "no hard samples", "pairs": 0})
-    loaded = load_model(config, adapter=layout.adapter("rsft"), trainable=True)
-    result = train_hsdpo(config, loaded, pairs, layout.stage("hsdpo"))
-    acc = result.reward_accuracies
-    return _finish(config, "hsdpo", {"pairs": len(pairs), "adapter": str(result.adapter_dir),
-                                     "reward_accuracy_first": acc[0] if acc else None,
-                                     "reward_accuracy_last": acc[-1] if acc else None})
+def _bring_inputs(config: GRConfig, stage: str) -> None:
+    """Run first what ``stage`` needs and is missing or stale, saying so."""
+    for need in get(stage).needs:
+        if not is_complete(config, need):
+            print(f"{stage} needs {need}: running {need} first")
+            run_stage(config, need)
+        elif why_stale(config, need):
+            print(f"{stage} needs {need}, which is out of date: running {need} first")
+            run_stage(config, need)
 
 
-def export_stage(config: GRConfig, push: bool = False) -> dict:
-    from .export import checks_table, export_gguf, merge_adapter
-    from .hub import model_card, push as hub_push
-    from .ollama import write_modelfile
-
-    from .runtime import SCRATCH, atomic_write_text, on_drive
-
-    layout = config.layout
-    adapter = layout.guard_adapter()
-    out = layout.export
-    scratch = Path(config.scratch_dir) if config.scratch_dir else (
-        Path(SCRATCH) / config.preset if on_drive(config.run_dir) else out)  # Drive keeps only what you keep
-    merged = merge_adapter(config, adapter, scratch / "merged")
-    name = f"guardreasoner-{config.preset}"
-    from transformers import AutoTokenizer
-
-    from .models import prepare_tokenizer
-
-    tok = prepare_tokenizer(AutoTokenizer.from_pretrained(str(merged)))
-    checks = export_gguf(merged, layout.gguf, list(config.gguf_types), name, tokenizer=tok, scratch_dir=scratch)
-    gguf_for_ollama = next((c.path for c in checks if c.kind == "q4_k_m"), checks[0].path if checks else None)
-    modelfile, commands = write_modelfile(tok, gguf_for_ollama, layout.gguf, name, num_predict=config.max_new_tokens,
-                                          model_dir=merged)
-    table = checks_table(checks)
-    report_md, report_json = (layout.eval_report(adapter.parent.name, ext) for ext in ("md", "json"))
-    eval_md = report_md.read_text() if report_md.exists() else ""
-    # the guard's F1 scores become the card's Hub metadata (model-index)
-    scores = json.loads(report_json.read_text())["scores"] if report_json.exists() else []
-    card = model_card(config, eval_md, gguf_table=table, scores=scores)
-    atomic_write_text(out / "README.md", card)
-    uploads = []
-    if config.hub_repo:
-        uploads = hub_push(config.hub_repo, {"adapter": adapter, "merged": merged, "gguf": layout.gguf}, card,
-                           private=config.hub_private, dry_run=not push)
-    from dataclasses import asdict
-
-    return _finish(config, "export", {"adapter": str(adapter), "merged": str(merged), "modelfile": str(modelfile),
-                                      "commands": commands, "checks": [asdict(c) for c in checks],
-                                      "table": table, "hub_files": len(uploads), "pushed": bool(push and uploads)})
-
-
-STAGE_FUNCS: dict = {"prepare": prepare, "rsft": rsft, "eval": evaluate_stage, "mine": mine_stage,
-                     "hsdpo": hsdpo_stage, "export": export_stage}
+def _prepare_run(config: GRConfig, stage: str, force: bool) -> None:
+    """Before a stage runs: clear the resumable files that another config, another input or ``--force`` made
+    worthless, and say why; then record what it runs with."""
+    folder = config.layout.stage(stage)
+    now = record(config, stage)
+    marker, started = read_summary(config, stage), folder / STARTED
+    then = marker if "fields" in marker else (json.loads(started.read_text()) if started.exists() else None)
+    fields, ins = _changes(then, now) if then else ([], [])
+    if force:
+        why = "--force"
+    elif fields or (ins and stage != "eval"):  # evaluation rescores only the variants whose adapter changed
+        why = "; ".join(fields + ins)
+    else:
+        why = ""
+    if why:
+        gone = clear(config, stage)
+        cleared = ", ".join(str(p.relative_to(config.layout.root)) for p in gone) or "nothing to clear"
+        print(f"== {stage}: {why}: running it again (cleared {cleared})")
+    elif marker and ins:
+        print(f"== {stage}: {'; '.join(ins)} since it ran: running it again")
+    if dist.is_main():
+        atomic_write_json(started, now)
 
 
 def run_stage(config: GRConfig, stage: str, force: bool = False, **kwargs) -> dict:
-    if stage not in STAGE_FUNCS:
-        raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
-    from . import dist
-
-    if stage != "eval" and is_complete(config, stage) and not force:
+    """Run ``stage`` unless it is complete and up to date; returns its summary (its marker)."""
+    spec = get(stage)
+    _bring_inputs(config, stage)
+    folder = config.layout.stage(stage)
+    if is_complete(config, stage) and not force and not why_stale(config, stage):
         if dist.is_main():
-            print(f"== {stage}: already complete, skipped ({config.layout.stage(stage) / MARKER})")
+            print(f"== {stage}: already complete, skipped ({folder / MARKER})")
         return read_summary(config, stage)
-    if stage not in TRAINING_STAGES and not dist.is_main():  # one process prepares, generates and exports
+    if not spec.every_process and not dist.is_main():  # one process prepares, generates and exports
         dist.wait_for_everyone()  # (vLLM spreads one engine over the GPUs itself: tensor_parallel_size)
         return read_summary(config, stage)
+    was_complete = is_complete(config, stage)
+    _prepare_run(config, stage, force)
     print(f"== {stage}" + (f" ({dist.describe()})" if dist.world_size() > 1 else ""))
-    from .runtime import Measure
-
     with Measure() as measured:
-        summary = STAGE_FUNCS[stage](config, **kwargs)
+        summary = spec.function()(config, **kwargs)
     print(f"== {stage}: {measured.describe()}")
-    kept = {k: v for k, v in summary.items() if k not in ("stage", "finished")}
-    done = _finish(config, stage, {**kept, "measured": measured.as_dict()})
+    done = mark_complete(folder, {"stage": stage, **summary, **record(config, stage),
+                                  "measured": measured.as_dict()})
+    if was_complete:
+        stale = [d for d in dependants(stage) if is_complete(config, d)]
+        if stale and dist.is_main():
+            print(f"== {stage} ran again: {', '.join(stale)} read it and will run again when asked")
     dist.wait_for_everyone()  # the next stage, on any process, reads this one's files
     return done
 
 
-def run_all(config: GRConfig, stages: Optional[list] = None, push: bool = False,
-            on_stage: Optional[Callable] = None) -> Path:
-    """Every stage in order (skipping complete ones), then the report; returns the report's path."""
-    from tqdm.auto import tqdm
-
-    from .report import write_report
-
+def run_all(config: GRConfig, stages: Optional[list] = None, on_stage: Optional[Callable] = None,
+            push: Optional[bool] = None) -> Path:
+    """Every stage in order (skipping complete, up-to-date ones), then the report; returns the report's path.
+    ``push``: kept for old callers, sets ``hub_push``."""
+    if push is not None:
+        config = config.replace(hub_push=push)
     order = [s for s in RUN_ORDER if stages is None or s in stages]
     for stage in tqdm(order, desc="gr-colab run", unit="stage"):
-        run_stage(config, stage, **({"push": push} if stage == "export" else {}))
+        run_stage(config, stage)
         if on_stage:
             on_stage(stage)
     return write_report(config)

@@ -10,8 +10,10 @@ from pathlib import Path
 from .config import GRConfig
 from .evaluate import TASK_TITLES
 from .dist import is_main, wait_for_everyone
+from .redteam_metrics import report_blocks
 from .runs import read_marker
 from .runtime import atomic_write_text
+from .stages import NAMES
 
 
 def sections(config: GRConfig) -> list[tuple[str, list]]:
@@ -75,7 +77,7 @@ def sections(config: GRConfig) -> list[tuple[str, list]]:
                                ("p", "Ollama: `" + ex["commands"]["create"] + "` then `" + ex["commands"]["run"]
                                 + "`.")]))
     measured = []
-    for stage in ("prepare", "rsft", "eval", "mine", "hsdpo", "export"):
+    for stage in NAMES:
         m = read_marker(layout.stage(stage)).get("measured")
         if m:
             measured.append({"stage": stage, "minutes": round(m["seconds"] / 60, 1), "peak GB": m["peak_gb"],
@@ -84,9 +86,7 @@ def sections(config: GRConfig) -> list[tuple[str, list]]:
         out.append(("Measured", [("p", "Wall time and peak memory of each stage's last run on this machine (a "
                                        "skipped stage keeps the figures of the run that made it)."),
                                  ("table", measured)]))
-    from .redteam_metrics import report_blocks  # chapter 08; [] when the run was not red-teamed
-
-    redteam = report_blocks(run)
+    redteam = report_blocks(run)  # chapter 08; [] when the run was not red-teamed
     if redteam:
         out.append(("Red-teaming (ReverseGen)", redteam))
     return out

@@ -19,6 +19,7 @@ redone, never trusted.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -26,10 +27,10 @@ from typing import Optional, Union
 
 from .dist import is_main
 from .runtime import atomic_write_json
+from .stages import GUARD_STAGES
 
 MARKER = "complete.json"
 LEGACY_MARKERS = ("stage.json", "gr_colab_complete.json")  # earlier kit versions': their runs still resume
-GUARD_STAGES = ("hsdpo", "rsft")  # the guard a later step uses: the last trained one
 
 
 def mark_complete(folder: Union[str, Path], info: Optional[dict] = None) -> dict:
@@ -56,6 +57,13 @@ def read_marker(folder: Union[str, Path]) -> dict:
     """What :func:`mark_complete` recorded ({} when the folder is not complete)."""
     path = _marker_path(folder)
     return json.loads(path.read_text()) if path else {}
+
+
+def fingerprint(folder: Union[str, Path]) -> Optional[str]:
+    """A short hash of ``folder``'s marker (None when not complete): a stage records its inputs' fingerprints, so
+    an input redone since (a new marker, a new time) shows as a different one."""
+    path = _marker_path(folder)
+    return hashlib.sha1(path.read_bytes()).hexdigest()[:12] if path else None
 
 
 class RunLayout:

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from gr_colab.runs import MARKER
+from gr_colab.stages import RUN_ORDER
 
 from conftest import PRED_1B, ROOT
 
@@ -86,4 +87,58 @@ def test_run_end_to_end_then_resumes_by_skipping(tmp_path):
     assert set(evals) >= {"base", "rsft"}
     assert evals["rsft"]["holdout"]["parse_rate"] > evals["base"]["holdout"]["parse_rate"]
     again = gr("run", "--run-dir", str(run_dir))
-    assert again.returncode == 0 and again.stdout.count("already complete, skipped") == 5
+    assert again.returncode == 0 and again.stdout.count("already complete, skipped") == len(RUN_ORDER)
+
+
+class FakeHfApi:
+    """A named fake of huggingface_hub.HfApi (the Hub is out of reach here): records the calls the push relies on."""
+    calls: list = []
+
+    def create_repo(self, repo_id, private, exist_ok, token):
+        FakeHfApi.calls.append(("create_repo", repo_id, private))
+
+    def upload_folder(self, repo_id, folder_path, path_in_repo, token, allow_patterns, ignore_patterns,
+                      commit_message):
+        FakeHfApi.calls.append(("upload_folder", repo_id, path_in_repo))
+
+    def upload_file(self, path_or_fileobj, path_in_repo, repo_id, token, commit_message):
+        FakeHfApi.calls.append(("upload_file", repo_id, path_in_repo))
+
+
+def _exported_run(run):
+    """A run folder as an export leaves it (an earlier kit's markers: trusted as they are), without a model."""
+    from gr_colab.runs import mark_complete
+
+    for folder, name in (("rsft/adapter", "adapter_model.safetensors"), ("export/merged", "model.safetensors"),
+                         ("export/gguf", "guard-q4_k_m.gguf")):
+        (run / folder).mkdir(parents=True)
+        (run / folder / name).write_bytes(b"x" * 10)
+    mark_complete(run / "rsft" / "adapter")
+    mark_complete(run / "rsft", {"stage": "rsft"})
+    (run / "export" / "README.md").write_text("---\nlicense: other\n---\n# card\n")
+    mark_complete(run / "export", {"stage": "export", "merged": str(run / "export" / "merged")})
+
+
+@pytest.mark.parametrize("flag", [["--set", "hub_push=true"], ["--push"]])
+def test_hub_push_from_the_command_line_pushes(flag, tmp_path, monkeypatch, capsys):
+    """The field hub_push is the one switch: --set hub_push=true (or --push, which sets it) uploads; without it the
+    same step is a dry run that lists the files."""
+    import huggingface_hub
+
+    from gr_colab import cli
+
+    run = tmp_path / "run"
+    _exported_run(run)
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
+    monkeypatch.setenv("HF_TOKEN", "hf_fake_token_for_tests")
+    FakeHfApi.calls = []
+    assert cli.main(["push", "--run-dir", str(run), "--set", "hub_repo=me/guard"]) == 0
+    assert "dry run: would upload 3 files" in capsys.readouterr().out and FakeHfApi.calls == []
+    assert cli.main(["push", "--run-dir", str(run), "--set", "hub_repo=me/guard", *flag]) == 0
+    out = capsys.readouterr().out
+    assert "hub_push changed from False to True" in out and "pushed 3 files" in out
+    assert "hf_fake_token_for_tests" not in out
+    assert FakeHfApi.calls == [("create_repo", "me/guard", True), ("upload_folder", "me/guard", "adapter"),
+                               ("upload_folder", "me/guard", "merged"), ("upload_folder", "me/guard", "gguf"),
+                               ("upload_file", "me/guard", "README.md")]
+    assert json.loads((run / "push" / MARKER).read_text())["pushed"] is True
