@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from .presets import AUTO, GEMMA_270M, PRESETS, TWIN, resolve_preset  # noqa: F401  (re-exported)
+from .trainer_settings import DPOSettings, RSFTSettings
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 SAMPLE_TRAIN = ["sample_data/train/WildGuardTrainR.json", "sample_data/train/AegisTrainR.json",
                 "sample_data/train/BeaverTailsTrainR.json", "sample_data/train/ToxicChatTrainR.json"]
 DATASETS = ("WildGuardTrainR", "AegisTrainR", "BeaverTailsTrainR", "ToxicChatTrainR")
-RENAMED = {"hsdpo_k": "mine_k", "hsdpo_temperature": "mine_temperature", "hsdpo_top_p": "mine_top_p"}  # old: new
+RENAMED = {"hsdpo_k": "mine_k", "hsdpo_temperature": "mine_temperature", "hsdpo_top_p": "mine_top_p",  # old: new
+           "hsdpo_weight_range": "mine_weight_range", "reasoning": "reasoning_budget"}
 
 
 def _f(default: Any, help: str, **rules) -> Any:
@@ -39,20 +41,17 @@ class GRConfig:
     preset: str = _f("cpu-tiny", "the named starting point (gr_colab.presets): cpu-tiny, cpu-270m, t4-270m, t4-1b, "
                      "t4-3b, a100-8b, multi-gpu-8b, full-8b-zero3 (docs/scale.md); a notebook's 'auto' picks "
                      "t4-270m on a GPU, cpu-tiny without")
-    run_dir: str = _f("runs/cpu-tiny", "every stage writes its files here (on Colab a Drive folder, which survives "
-                      "a disconnect); gr_colab.runs.RunLayout says what is where")
+    run_dir: str = _f("runs/cpu-tiny", "every stage writes its files here (on Colab a Drive folder: it survives a "
+                      "disconnect)")
     seed: int = _f(0, "one seed for the held-out split, training, sampling and the chapters' splits")
-    model_name: str = _f(TWIN, "a Hub id, a local model folder, 'twin' (the CPU twin) or 'gemma-3-270m-pypi' "
-                         "(the real-model lane)")
-    backend: str = _f("auto", "auto: Unsloth when CUDA is there and unsloth imports, else transformers + PEFT "
-                      "(said, with the import error); unsloth: Unsloth or a clear error",
-                      choices=("auto", "unsloth", "transformers"))
+    model_name: str = _f(TWIN, "a Hub id, a model folder, 'twin' (the CPU twin), 'gemma-3-270m-pypi' (real lane)")
+    backend: str = _f("auto", "auto: Unsloth with CUDA when it imports, else transformers + PEFT (said, with the "
+                      "import error); unsloth: Unsloth or a clear error", choices=("auto", "unsloth", "transformers"))
     load_in_4bit: bool = _f(False, "a 4-bit (bitsandbytes) base under the LoRA adapter: QLoRA, what fits a T4")
     dtype: str = _f("auto", "auto: from the GPU (gr_colab.precision): float16 on a T4, but float32 for families "
                     "that overflow in float16 (Gemma 3), bfloat16 at compute capability 8+, float32 on the CPU",
                     choices=("auto", "float32", "float16", "bfloat16"))
-    max_seq_length: int = _f(1024, "tokens of prompt + trace kept in training (the paper's cutoff: 2048); longer "
-                             "rows are truncated", ge=1)
+    max_seq_length: int = _f(1024, "tokens of prompt + trace kept in training (the paper: 2048)", ge=1)
     prompt_format: str = _f("chat", "chat: the tokenizer's chat template (one user turn); raw: the official "
                             "instruction + input string of the released models", choices=("chat", "raw"))
     task_format: str = _f("guardreasoner", "guardreasoner: the paper's three tasks; six_policy: the Colab guide's "
@@ -60,16 +59,15 @@ class GRConfig:
     # --- data ----------------------------------------------------------------------------------------------------
     train_files: list = _f(SAMPLE_TRAIN, "training files (GuardReasonerTrain rows), or hf://<dataset id>[:split] "
                            "(each split loaded by name), or a local dataset folder")
-    train_limit: Optional[int] = _f(None, "rows taken from each training file (each Hub split counts as one file): "
-                                    "a seeded sample (seed) spread over the whole file, said in the data report; "
-                                    "None: all", ge=1)
+    train_limit: Optional[int] = _f(None, "rows taken from each training file or Hub split: a seeded sample over "
+                                    "the whole file (said in the data report); None: all", ge=1)
     skip_bad_rows: bool = _f(False, "False: the first bad row stops with its file, row and field; True: bad rows "
                              "are skipped and counted in the load report")
     holdout_fraction: float = _f(0.1, "of the training rows, kept out of R-SFT to measure what it changed",
                                  ge=0, lt=1)
-    reasoning: str = _f("full", "the reasoning budget: full (the paper's traces), conclusions (each task's "
-                        "conclusion, then the answers), answers (the Answers block alone): shorter outputs, fewer "
-                        "tokens, less latency", choices=("full", "conclusions", "answers"))
+    reasoning_budget: str = _f("full", "the reasoning budget: full (the paper's traces), conclusions (each task's "
+                               "conclusion, then the answers), answers (the Answers block alone): fewer tokens, "
+                               "less latency (was: reasoning)", choices=("full", "conclusions", "answers"))
     leave_out: Optional[str] = _f(None, "a GuardReasonerTrain split left out of training (the paper's data-"
                                   "diversity ablation); None: all", choices=DATASETS,
                                   kind="GuardReasonerTrain split")
@@ -77,17 +75,14 @@ class GRConfig:
                                 "XSTestResponseHarmful", "XSTestResponseRefusal"],
                                "benchmarks scored by the evaluation stage (gr_colab.evaluate.BENCHMARKS)")
     eval_limit: Optional[int] = _f(8, "first items of each benchmark; None: all", ge=1)
-    holdout_check_limit: Optional[int] = _f(100, "held-out training rows each model variant generates for in the "
-                                            "format check (a seeded sample of the ~10 % held out; all of them on "
-                                            "t4-270m is ~1,180 rows x 3 variants, as many generations again as the "
-                                            "benchmarks); 100 keeps it to minutes in one session; None: all", ge=1)
+    holdout_check_limit: Optional[int] = _f(100, "held-out rows each model variant generates for in the format "
+                                            "check (a seeded sample; all: ~1,180 x 3 variants on t4-270m); 100 "
+                                            "keeps it to minutes; None: all", ge=1)
     compare_ready_guards: bool = _f(False, "notebook 04: also run Llama Guard 3 1B and Qwen3Guard-Gen-0.6B on the "
-                                    "same benchmarks (a GPU and the Hub; each about as long as one evaluation of "
-                                    "your guard: `gr-colab plan`); False: the cell says it skipped")
+                                    "same benchmarks (a GPU and the Hub; each as long as one evaluation)")
     # --- LoRA ----------------------------------------------------------------------------------------------------
-    finetune: str = _f("lora", "lora: a LoRA adapter on a frozen base (every preset but one); full: every weight "
-                       "trained, as the paper did (8B needs ZeRO-3 or FSDP over several GPUs: full-8b-zero3); the "
-                       "stage's 'adapter' folder then holds the whole model", choices=("lora", "full"))
+    finetune: str = _f("lora", "lora: a LoRA adapter on a frozen base; full: every weight, as the paper (8B: "
+                       "ZeRO-3/FSDP, full-8b-zero3; 'adapter' then holds the whole model)", choices=("lora", "full"))
     lora_r: int = _f(16, "LoRA rank: the adapter's capacity (the official R-SFT is full fine-tuning)", ge=1)
     lora_alpha: int = _f(16, "LoRA scaling numerator: the update is scaled by lora_alpha / lora_r", ge=1)
     lora_dropout: float = _f(0.0, "dropout on the LoRA input (0: Unsloth's fast path)", ge=0, lt=1)
@@ -98,9 +93,8 @@ class GRConfig:
     rsft_learning_rate: float = _f(2e-4, "peak learning rate (LoRA wants more than the official 5e-5)", gt=0)
     rsft_batch_size: int = _f(2, "sequences per device step", ge=1)
     rsft_grad_accum: int = _f(4, "steps accumulated per optimizer update: effective batch = batch x accum", ge=1)
-    rsft_effective_batch: Optional[int] = _f(None, "a target effective batch (per-device batch x processes x "
-                                             "accumulation; the paper: 384): the accumulation follows the number "
-                                             "of processes of the launch; None: rsft_grad_accum as set", ge=1)
+    rsft_effective_batch: Optional[int] = _f(None, "a target effective batch (batch x processes x accumulation; "
+                                             "the paper: 384): the accumulation follows; None: rsft_grad_accum", ge=1)
     rsft_max_steps: int = _f(-1, "> 0: train exactly this many optimizer steps, overriding epochs (quick runs)")
     rsft_warmup_steps: int = _f(0, "linear warm-up steps before the schedule", ge=0)
     rsft_scheduler: str = _f("cosine", "learning-rate schedule (transformers' names)",
@@ -110,38 +104,34 @@ class GRConfig:
                     choices=("adamw_torch", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd"))
     gradient_checkpointing: bool = _f(False, "recompute activations in the backward pass: less memory, ~30% "
                                       "slower (GPU only)")
-    group_by_length: bool = _f(False, "True: transformers' LengthGroupedSampler, less padding but the longest rows "
-                               "first in every block of 50 batches (a short run then trains mostly on traces cut "
-                               "at max_seq_length, with no answers and no end of turn: docs/real_lane.md); False: "
-                               "rows in random order, TRL's default")
+    group_by_length: bool = _f(False, "True: LengthGroupedSampler, less padding but the longest rows first (a short "
+                               "run trains mostly on cut traces: docs/real_lane.md); False: random order, TRL's")
     save_steps: int = _f(50, "a checkpoint every this many steps (the unit a disconnect can lose)", ge=1)
     save_total_limit: int = _f(2, "checkpoints kept; older ones are deleted by the Trainer", ge=1)
     logging_steps: int = _f(5, "log loss (and DPO's rewards) every this many steps: the curves' resolution", ge=1)
+    report_to: str = _f("none", "live training curves: trackio (to <run_dir>/trackio or tracking_space; shown in "
+                        "notebooks 03, 06); none: curves.png only", choices=("none", "trackio"))
+    tracking_project: str = _f("gr-colab", "the trackio project the runs are filed under (a workshop: one name for "
+                               "the class)")
+    tracking_space: Optional[str] = _f(None, "a Hugging Face Space ('org/name') receiving every run of "
+                                       "tracking_project: the whole class in one place (HF_TOKEN with write "
+                                       "access); None: local logs only")
+    tracking_run: Optional[str] = _f(None, "this run's name on the dashboard (a workshop: yours); None: the run "
+                                     "folder's")
     # --- generation and evaluation (official: greedy, 2048 new tokens) -------------------------------------------
     max_new_tokens: int = _f(512, "new tokens per guard answer; a trace cut off here does not parse", ge=1)
     gen_batch_size: int = _f(8, "prompts generated together (left-padded, sorted by length)", ge=1)
-    report_to: str = _f("none", "live training curves: trackio (every trainer logs to <run_dir>/trackio, or "
-                        "instead to tracking_space; notebooks 03 and 06 show the dashboard); none: curves.png only",
-                        choices=("none", "trackio"))
-    tracking_project: str = _f("gr-colab", "the trackio project the runs are filed under (a workshop: one name for "
-                               "the class)")
-    tracking_space: Optional[str] = _f(None, "a Hugging Face Space ('org/name') that receives every run of "
-                                       "tracking_project in place of the local folder, so an instructor sees the "
-                                       "whole class in one place (needs HF_TOKEN with write access to it); None: "
-                                       "local logs only")
-    tracking_run: Optional[str] = _f(None, "the name of this run on the dashboard, before the date and time (a "
-                                     "workshop: your name); None: the run folder's name")
-    generation_backend: str = _f("transformers", "evaluation and mining: transformers (generate, in this process) "
-                                 "or vllm (vLLM's offline engine, the adapter served by LoRARequest; needs the vllm "
-                                 "package and a GPU, gr_colab.vllm_backend)", choices=("transformers", "vllm"))
+    generation_backend: str = _f("transformers", "evaluation and mining: transformers (in this process) or vllm "
+                                 "(a GPU; gr_colab.vllm_backend)", choices=("transformers", "vllm"))
     tensor_parallel_size: int = _f(1, "(vllm) GPUs one vLLM engine splits the model over", ge=1)
-    vllm_gpu_memory_utilization: float = _f(0.9, "(vllm) share of each GPU's memory vLLM may take (weights + KV "
-                                            "cache)", gt=0, le=1)
+    vllm_gpu_memory_utilization: float = _f(0.9, "(vllm) share of each GPU's memory vLLM may take", gt=0, le=1)
     # --- mining (official: k=4 samples at T=0.7, top_p 0.95, from the R-SFT models) ------------------------------
     mine_k: int = _f(4, "outputs sampled per training item; a hard sample has right and wrong ones", ge=1)
     mine_limit: Optional[int] = _f(None, "training items sampled for mining (a seeded sample); None: all", ge=1)
     mine_temperature: float = _f(0.7, "sampling temperature of mining", gt=0)
     mine_top_p: float = _f(0.95, "nucleus sampling of mining", gt=0, le=1)
+    mine_weight_range: list = _f([0.8, 1.2], "[low, high]: the mined pairs' weights (HS-DPO's sample_weight), "
+                                 "higher for harder samples (fewer right outputs among the k)")
     # --- HS-DPO (official: beta 0.01, SFT weight 2.0, lr 5e-6, 2 epochs, batch 256, weights in [0.8, 1.2]) -------
     hsdpo_beta: float = _f(0.01, "DPO's beta: how far the policy may move from the R-SFT reference", gt=0)
     hsdpo_sft_weight: float = _f(2.0, "weight of the NLL term on the chosen trace (LLaMA-Factory's pref_ftx)",
@@ -153,21 +143,17 @@ class GRConfig:
     hsdpo_effective_batch: Optional[int] = _f(None, "a target effective batch (the paper: 256 = 1 x 4 GPUs x 64): "
                                               "the accumulation follows the processes; None: hsdpo_grad_accum", ge=1)
     hsdpo_max_steps: int = _f(-1, "> 0: exactly this many optimizer steps, overriding epochs")
-    hsdpo_weight_range: list = _f([0.8, 1.2], "[low, high]: per-pair weights, higher for harder samples (fewer "
-                                  "right outputs among the k)")
     # --- export --------------------------------------------------------------------------------------------------
     gguf_types: list = _f(["f16", "q8_0", "q4_k_m"], "the GGUF files kept (and each verified in llama.cpp)",
                           each=("f16", "q8_0", "q4_k_m"))
-    scratch_dir: Optional[str] = _f(None, "big intermediates (merged weights, an f16 made only for q4_k_m); None: "
-                                    "inside run_dir, except on Colab with run_dir on Drive, where they go to "
-                                    "Colab's local disk (Drive: 15 GB free)")
+    scratch_dir: Optional[str] = _f(None, "big intermediates (merged weights, an f16 for q4_k_m); None: in run_dir, "
+                                    "but Colab's local disk when run_dir is on Drive (15 GB free)")
     hub_repo: Optional[str] = _f(None, "e.g. 'your-name/guardreasoner-1b-lora'; pushing needs HF_TOKEN")
     hub_push: bool = _f(False, "True: notebook 07 uploads to hub_repo (needs HF_TOKEN); False: a dry run that "
                         "lists the files")
     hub_private: bool = _f(True, "the Hub repository is created private")
     # --- MODPO, chapter 09: a chat model helpful and safe (paper: beta 0.1, lr 5e-4, 3 epochs, w 0.1/0.5/0.9) ------
-    modpo_data: str = _f("hf://PKU-Alignment/PKU-SafeRLHF-10K", "PKU-SafeRLHF-shaped rows: hf://id, a file or a "
-                         "folder")
+    modpo_data: str = _f("hf://PKU-Alignment/PKU-SafeRLHF-10K", "PKU-SafeRLHF rows: hf://id, a file or a folder")
     modpo_limit: Optional[int] = _f(None, "rows to load, for quick runs; None: all", ge=1)
     modpo_test_fraction: float = _f(0.1, "held out (seed: seed), as the MODPO code splits; their prompts are "
                                     "answered", gt=0, lt=1)
@@ -183,14 +169,12 @@ class GRConfig:
     modpo_grad_accum: int = _f(8, "steps accumulated per optimizer update", ge=1)
     modpo_max_new_tokens: int = _f(256, "length of the chat answers (the guard judging them uses max_new_tokens)",
                                    ge=1)
-    modpo_safety_labels: str = _f("dataset", "dataset; guard (ties, unparsed: the dataset's id); guard-strict "
-                                  "(dropped)", choices=("dataset", "guard", "guard-strict"))
-    modpo_guard_adapter: Optional[str] = _f(None, "the guard judging cost; None: the run's HS-DPO, else R-SFT "
-                                            "adapter")
+    modpo_safety_labels: str = _f("dataset", "dataset; guard (ties, unparsed: the dataset's); guard-strict (dropped)",
+                                  choices=("dataset", "guard", "guard-strict"))
+    modpo_guard_adapter: Optional[str] = _f(None, "the guard judging cost; None: the run's HS-DPO, else R-SFT")
     # --- red-teaming, chapter 08 (gr_colab.redteam: ReverseGen, arXiv 2410.16736) --------------------------------
     redteam_target: str = _f("guard", "guard: a failure is a guard label unlike the reference's; chat: a chat "
-                             "model's answer the guard judges harmful (the paper's attack success)",
-                             choices=("guard", "chat"))
+                             "model's answer the guard judges harmful (attack success)", choices=("guard", "chat"))
     redteam_reference: str = _f("lexicon", "(guard) the labels compared with: lexicon (the CPU's seed-word judge) "
                                 "or a GuardReasoner-format model id/folder, e.g. yueliu1999/GuardReasoner-1B")
     redteam_lexicon_confidence: float = _f(0.8, "the lexicon's Naive Bayes labels a request only when this sure",
@@ -198,11 +182,9 @@ class GRConfig:
     redteam_target_model: Optional[str] = _f(None, "(chat) the model that answers; None: model_name, no adapter")
     redteam_response_tokens: int = _f(128, "(chat) new tokens per answer", ge=1)
     redteam_proposer_model: Optional[str] = _f(None, "the proposer's base model; None: model_name")
-    redteam_guard_adapter: Optional[str] = _f(None, "the guard attacked; None: the run's HS-DPO, else R-SFT "
-                                              "adapter")
+    redteam_guard_adapter: Optional[str] = _f(None, "the guard attacked; None: the run's HS-DPO, else R-SFT")
     redteam_seeds: str = _f("sample_data/redteam/seeds.jsonl", "{id, request, label, source} rows, one a line")
-    redteam_heldout_fraction: float = _f(0.2, "of the seeds: only the held-out prompts that measure hardening use "
-                                         "them", ge=0, lt=1)
+    redteam_heldout_fraction: float = _f(0.2, "of the seeds, kept for the prompts measuring hardening", ge=0, lt=1)
     redteam_shots: int = _f(3, "seed requests per few-shot prompt (the paper: 3)", ge=1)
     redteam_iterations: int = _f(2, "sample → dedup → label → pair → DPO rounds (the paper: 'several')", ge=1)
     redteam_prompts: int = _f(8, "few-shot prompts per iteration", ge=1)
@@ -214,8 +196,8 @@ class GRConfig:
     redteam_dedup_threshold: float = _f(0.78, "MinHash Jaccard (word unigrams) at which the later text is dropped",
                                         gt=0, le=1)
     redteam_num_perm: int = _f(128, "MinHash permutations (ReverseGen's minhash.sh)", ge=1)
-    redteam_semantic_threshold: Optional[float] = _f(None, "a second, semantic dedup pass (semhash, cosine); None: "
-                                                     "off", gt=0, le=1)
+    redteam_semantic_threshold: Optional[float] = _f(None, "a semantic dedup pass (semhash, cosine); None: off",
+                                                     gt=0, le=1)
     redteam_semantic_model: str = _f("minishlab/potion-base-8M", "its static embeddings (model2vec, from the Hub)")
     redteam_warmup_items: int = _f(256, "few-shot items of the proposer's supervised warm-up", ge=1)
     redteam_warmup_epochs: float = _f(1.0, "passes of the warm-up (ignored when redteam_warmup_max_steps > 0)", gt=0)
@@ -223,7 +205,8 @@ class GRConfig:
     redteam_pairs_per_prompt: int = _f(4, "DPO pairs drawn from one prompt's failing x passing requests, at most",
                                        ge=1)
     redteam_beta: float = _f(0.1, "the proposer's DPO beta (the paper's)", gt=0)
-    redteam_dpo_learning_rate: Optional[float] = _f(None, "None: hsdpo_learning_rate (the paper: 5e-5)", gt=0)
+    redteam_dpo_learning_rate: Optional[float] = _f(None, "the proposer's DPO learning rate; None: "
+                                                    "hsdpo_learning_rate (the paper: 5e-5)", gt=0)
     redteam_dpo_epochs: float = _f(1.0, "passes of the proposer's DPO per iteration", gt=0)
     redteam_dpo_max_steps: int = _f(-1, "> 0 overrides the epochs")
     redteam_harden_epochs: float = _f(3.0, "R-SFT of the guard on the failures found", gt=0)
@@ -283,6 +266,19 @@ class GRConfig:
     @property
     def is_twin(self) -> bool:
         return self.model_name == TWIN
+
+    def rsft_settings(self) -> RSFTSettings:
+        """R-SFT's trainer settings from the flat rsft_* fields (a chapter builds its own instead)."""
+        return RSFTSettings.from_config(self)
+
+    def hsdpo_settings(self) -> DPOSettings:
+        """HS-DPO's trainer settings from the flat hsdpo_* fields (a chapter builds its own instead)."""
+        return DPOSettings.from_config(self)
+
+    def __getattr__(self, name: str):  # only for names that are not fields: a renamed field's old name still reads
+        if name in RENAMED:
+            return getattr(self, RENAMED[name])
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 class ConfigError(ValueError):
@@ -371,9 +367,9 @@ def _validate(cfg: GRConfig) -> None:
     for name, f in _fields().items():
         _check_field(name, f, getattr(cfg, name))
     # what one field cannot say alone
-    lo_hi = cfg.hsdpo_weight_range
+    lo_hi = cfg.mine_weight_range
     if len(lo_hi) != 2 or not all(isinstance(v, (int, float)) for v in lo_hi) or not 0 < lo_hi[0] <= lo_hi[1]:
-        raise ConfigError(f"hsdpo_weight_range: expected [low, high] with 0 < low <= high, got {lo_hi!r}")
+        raise ConfigError(f"mine_weight_range: expected [low, high] with 0 < low <= high, got {lo_hi!r}")
     if cfg.preset not in PRESETS:
         raise ConfigError(f"preset: {cfg.preset!r} is not a preset; allowed: {', '.join(PRESETS)}")
     if not cfg.train_files:

@@ -6,7 +6,7 @@ beta 0.01, an NLL term on the chosen output with weight 2.0 (``pref_ftx``), and 
 :class:`WeightedDPOTrainer` adds them through TRL's own extension points:
 
 * the dataset keeps its ``sample_weight`` column: TRL's tokenization (``_prepare_dataset``) maps without removing
-  columns, and :class:`gr_colab.training.PerPairColumns` adds the column to the ones the Trainer keeps (otherwise
+  columns, and :class:`PerPairColumns` adds the column to the ones the Trainer keeps (otherwise
   ``remove_unused_columns`` drops it silently) and swaps in :class:`WeightedPreferenceCollator` (a
   ``DataCollatorForPreference``), which carries it into the batch as a tensor (MODPO's margins travel the same way);
 * :meth:`WeightedDPOTrainer.compute_loss` (TRL's public hook) computes the per-pair log-probabilities itself
@@ -33,6 +33,8 @@ dropped again after training and is never saved with the HS-DPO adapter.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -41,10 +43,61 @@ import torch.nn.functional as F
 from accelerate.utils import is_peft_model
 from trl import DPOConfig, DPOTrainer
 from trl.models.utils import disable_gradient_checkpointing
+from trl.trainer.dpo_trainer import DataCollatorForPreference
 from trl.trainer.utils import selective_log_softmax, use_adapter
 
-from .training import (WEIGHT_COLUMN, Finished, PerPairColumns, callbacks, device_args, finish, grad_accum,
-                       preference_rows)
+from .trainer_settings import DPOSettings
+from .training import WEIGHT_COLUMN, Finished, callbacks, dpo_args, finish, preference_rows
+
+
+# --- per-pair columns ------------------------------------------------------------------------------------------
+@dataclass
+class WeightedPreferenceCollator(DataCollatorForPreference):
+    """TRL's preference collator, plus one float tensor per extra per-pair column. ``float_columns`` maps a column
+    to the value a missing or None entry takes (None: the column is required in every example). By default it
+    carries ``sample_weight`` (missing: 1.0) when the examples have it; MODPO carries its margins the same way.
+    Padding, truncation and the chosen-then-rejected layout stay TRL's."""
+
+    float_columns: dict = field(default_factory=lambda: {WEIGHT_COLUMN: 1.0})
+
+    def torch_call(self, examples: list[dict]) -> dict:
+        batch = super().torch_call(examples)
+        for name, default in self.float_columns.items():
+            if default is not None and not any(name in ex for ex in examples):
+                continue
+            values = [ex.get(name) for ex in examples]
+            if default is None and any(v is None for v in values):
+                raise ValueError(f"column {name!r} is missing from {sum(v is None for v in values)} of the "
+                                 f"{len(values)} examples of this batch (it is required)")
+            batch[name] = torch.tensor([default if v is None else float(v) for v in values], dtype=torch.float32)
+        return batch
+
+
+class PerPairColumns:
+    """For a ``DPOTrainer`` subclass: per-pair float columns (``extra_columns``: name → default, as in
+    :class:`WeightedPreferenceCollator`) survive the Trainer's column clean-up and reach ``compute_loss``.
+
+    * TRL's tokenization (``_prepare_dataset``) maps without removing columns, and
+      :meth:`_set_signature_columns_if_needed` adds these to the ones the Trainer keeps (otherwise
+      ``remove_unused_columns`` drops them silently, and turning it off would keep the string columns too);
+    * :meth:`_carry_extra_columns`, called after ``DPOTrainer.__init__``, swaps TRL's collator for a
+      :class:`WeightedPreferenceCollator` with the same settings (a collator passed in by the caller is kept).
+    """
+
+    extra_columns: dict = {}
+
+    def _carry_extra_columns(self) -> None:
+        if type(self.data_collator) is DataCollatorForPreference:
+            fields = dataclasses.fields(DataCollatorForPreference)
+            self.data_collator = WeightedPreferenceCollator(
+                **{f.name: getattr(self.data_collator, f.name) for f in fields},
+                float_columns=dict(self.extra_columns))
+
+    def _set_signature_columns_if_needed(self):
+        super()._set_signature_columns_if_needed()
+        missing = [c for c in self.extra_columns if c not in self._signature_columns]
+        if missing:
+            self._signature_columns = [*self._signature_columns, *missing]
 
 
 # --- the loss --------------------------------------------------------------------------------------------------
@@ -221,24 +274,11 @@ def _check_supported(args: DPOConfig) -> float:
 
 
 # --- the stage -------------------------------------------------------------------------------------------------
-def dpo_config(config, output_dir: Union[str, Path], device: str) -> DPOConfig:
-    """TRL's DPOConfig from the kit's config: sigmoid DPO (+ the SFT term as TRL's ``"sft"`` loss), fp16 on a GPU
-    without bf16 (a T4), bf16 on newer GPUs, full precision and no gradient checkpointing on the CPU."""
-    sft = float(config.hsdpo_sft_weight)
-    return DPOConfig(
-        output_dir=str(output_dir),
-        beta=config.hsdpo_beta,
-        loss_type=["sigmoid", "sft"] if sft else ["sigmoid"],
-        loss_weights=[1.0, sft] if sft else None,
-        learning_rate=config.hsdpo_learning_rate,
-        num_train_epochs=config.hsdpo_epochs,
-        max_steps=config.hsdpo_max_steps,
-        per_device_train_batch_size=config.hsdpo_batch_size,
-        gradient_accumulation_steps=grad_accum(config.hsdpo_batch_size, config.hsdpo_grad_accum,
-                                               config.hsdpo_effective_batch, "HS-DPO"),
-        max_length=config.max_seq_length,
-        **device_args(config, device),
-    )
+def dpo_config(config, output_dir: Union[str, Path], device: str,
+               settings: Optional[DPOSettings] = None) -> DPOConfig:
+    """TRL's DPOConfig for HS-DPO (``settings``: another trainer's, e.g. MODPO's; None: ``config.hsdpo_settings()``):
+    fp16 on a T4, bf16 on newer GPUs, full precision and no gradient checkpointing on the CPU."""
+    return dpo_args(config, settings or config.hsdpo_settings(), output_dir, device)
 
 
 class HSDPOResult(Finished):
@@ -269,11 +309,13 @@ def load_trained_adapter(model, checkpoint: Optional[str]) -> None:
                                   adapter_name=model.active_adapter)
 
 
-def train_hsdpo(config, loaded, pairs: list[dict], out_dir: Union[str, Path], resume: bool = True) -> HSDPOResult:
+def train_hsdpo(config, loaded, pairs: list[dict], out_dir: Union[str, Path], resume: bool = True,
+                settings: Optional[DPOSettings] = None) -> HSDPOResult:
     """Weighted DPO of ``loaded.model`` (a PEFT model; its adapter at the start is the reference) on preference
     pairs (mined hard samples, or rows with a prompt: :func:`gr_colab.training.preference_rows`); resumes from the
     last complete checkpoint in ``out_dir/checkpoints`` (a disconnect costs only the steps since it); saves the
-    adapter and the tokenizer to ``out_dir/adapter`` and the curves to ``out_dir``."""
+    adapter and the tokenizer to ``out_dir/adapter`` and the curves to ``out_dir``. ``settings``: the trainer's
+    (a chapter's own, e.g. the red-team proposer's beta); None: HS-DPO's, ``config.hsdpo_settings()``."""
     from datasets import Dataset
 
     from .training import resume_point
@@ -283,7 +325,7 @@ def train_hsdpo(config, loaded, pairs: list[dict], out_dir: Union[str, Path], re
     out = Path(out_dir)
     rows = preference_rows(pairs, config.prompt_format)
     trainer = WeightedDPOTrainer(model=loaded.model, ref_model=None,
-                                 args=dpo_config(config, out / "checkpoints", loaded.device),
+                                 args=dpo_config(config, out / "checkpoints", loaded.device, settings),
                                  train_dataset=Dataset.from_list(rows), processing_class=loaded.tokenizer,
                                  callbacks=callbacks())
     model = trainer.model

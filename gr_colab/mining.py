@@ -7,7 +7,7 @@ Stage (pure logic over sampled outputs). The paper's rules, and what the officia
    mixed, Response; then Completion — these two only where the item has a real response (gold not None).
    At most one pair per item.
 3. chosen = the longest correct output, rejected = the longest wrong one (the first of equal lengths).
-4. raw weight = #wrong − #right; per dataset rescaled linearly to [0.8, 1.2]. When a dataset's weights are all
+4. raw weight = #wrong − #right; per dataset rescaled linearly to [0.8, 1.2] (``mine_weight_range``). When a dataset's weights are all
    equal the official formula divides by zero; here they all get the middle of the range.
 5. The diversity merge: each dataset's pairs come from chosen models, de-duplicated by input.
 """
@@ -28,12 +28,14 @@ MINING_ORDER = ("request", "response", "completion")
 class MiningResult:
     pairs: list
     stats: Counter = field(default_factory=Counter)
+    weight_range: tuple = (0.8, 1.2)  # the [low, high] the weights were rescaled to: the histogram's bins span it
 
     def summary(self) -> dict:
         by_task = Counter(p["task"] for p in self.pairs)
         by_dataset = Counter(p.get("dataset", "") for p in self.pairs)
+        weights = weight_histogram([p["sample_weight"] for p in self.pairs], 5, *self.weight_range)
         return {"pairs": len(self.pairs), "by_task": dict(by_task), "by_dataset": dict(by_dataset),
-                "weights": weight_histogram([p["sample_weight"] for p in self.pairs]), **dict(self.stats)}
+                "weights": weights, **dict(self.stats)}
 
 
 def _gold_labels(item: dict) -> dict:
@@ -105,7 +107,7 @@ def mine(items: list[dict], outputs_by_id: dict, weight_range=(0.8, 1.2)) -> Min
         if pair:
             pairs.append(pair)
     stats["items"] = len(items)
-    return MiningResult(assign_weights(pairs, *weight_range), stats)
+    return MiningResult(assign_weights(pairs, *weight_range), stats, tuple(weight_range))
 
 
 def paper_sources(main: str, diversity: dict) -> dict:
@@ -138,10 +140,11 @@ def merge(per_model: dict, sources: dict, weight_range=(0.8, 1.2)) -> MiningResu
                 seen.add(p["input"])
                 merged.append({**p, "model": model})
     stats["pairs"] = len(merged)
-    return MiningResult(assign_weights(merged, *weight_range), stats)
+    return MiningResult(assign_weights(merged, *weight_range), stats, tuple(weight_range))
 
 
 def weight_histogram(weights: Iterable[float], bins: int = 5, low: float = 0.8, high: float = 1.2) -> dict:
+    """Counts of the pair weights in ``bins`` equal bins over [low, high] (pass the configured range)."""
     counts = Counter()
     width = (high - low) / bins
     for w in weights:

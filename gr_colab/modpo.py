@@ -5,7 +5,7 @@ Stage. Multi-objective DPO in two steps, as the paper's safety recipe (code ZHZi
 1. **the safety reward**: DPO on the "safer" preferences gives an adapter whose implicit reward
    ``r_safe(x, y) = beta * (log p_safe(y|x) - log p_ref(y|x))`` (summed log-probs, ``p_ref`` the same base with the
    adapter off) scores how safe an answer is. The kit's DPO trainer (:mod:`gr_colab.hsdpo`) trains it, with
-   ``modpo_*`` settings and no SFT term;
+   MODPO's own settings (:func:`dpo_settings`: the ``modpo_*`` fields) and no SFT term;
 2. **MODPO**: DPO on the "better" (helpfulness) preferences with that reward as a margin. With ``w`` the weight of
    helpfulness and ``1 - w`` that of safety, per pair::
 
@@ -17,7 +17,7 @@ Stage. Multi-objective DPO in two steps, as the paper's safety recipe (code ZHZi
 
 TRL has no MODPO and no margin column. :class:`MODPOTrainer` extends ``DPOTrainer`` through its public
 ``compute_loss`` (the log-probabilities from :class:`gr_colab.hsdpo.KitDPOLoss`, the same on trl 1.14.2 and
-1.15.0); the margins travel as per-pair columns with :class:`gr_colab.training.PerPairColumns` (the same
+1.15.0); the margins travel as per-pair columns with :class:`gr_colab.hsdpo.PerPairColumns` (the same
 plumbing as HS-DPO's weights). The safety adapter is frozen, so the margins are computed once, before any training,
 and reused for every ``w`` of the sweep (:func:`compute_margins`). The sweep itself is :mod:`gr_colab.modpo_sweep`.
 """
@@ -31,8 +31,9 @@ import torch.nn.functional as F
 from trl import DPOTrainer
 from trl.trainer.utils import selective_log_softmax, use_adapter
 
-from .hsdpo import KitDPOLoss, dpo_config
-from .training import PerPairColumns, callbacks, finish, preference_rows
+from .hsdpo import KitDPOLoss, PerPairColumns
+from .trainer_settings import DPOSettings
+from .training import callbacks, dpo_args, finish, preference_rows
 
 MARGIN_CHOSEN, MARGIN_REJECTED = "margin_chosen", "margin_rejected"
 
@@ -78,7 +79,7 @@ class MODPOTrainer(KitDPOLoss, PerPairColumns, DPOTrainer):
         self.w = float(w)
         config = kwargs.get("args") if "args" in kwargs else (args[2] if len(args) > 2 else None)
         if config is None:
-            raise ValueError("MODPOTrainer needs an explicit DPOConfig (args=...); see modpo.modpo_dpo_config")
+            raise ValueError("MODPOTrainer needs an explicit DPOConfig (args=...); see training.dpo_args")
         if list(config.loss_type) != ["sigmoid"] or getattr(config, "use_liger_kernel", False) or \
                 getattr(config, "f_divergence_type", "reverse_kl") != "reverse_kl" or config.ld_alpha is not None:
             raise ValueError("MODPOTrainer implements MODPO's sigmoid loss: loss_type ['sigmoid'], reverse KL, "
@@ -196,13 +197,13 @@ def compute_margins(config, loaded, pairs: list[dict], adapter: str = "default")
 
 
 # --- training ---------------------------------------------------------------------------------------------------
-def dpo_settings(config):
-    """The config the DPO steps of this chapter train with: ``modpo_*`` values in the fields the kit's DPO config
-    reads, and no SFT term (MODPO's steps are plain DPO)."""
-    return config.replace(hsdpo_beta=config.modpo_beta, hsdpo_sft_weight=0.0,
-                          hsdpo_learning_rate=config.modpo_learning_rate, hsdpo_epochs=config.modpo_epochs,
-                          hsdpo_max_steps=config.modpo_max_steps, hsdpo_batch_size=config.modpo_batch_size,
-                          hsdpo_grad_accum=config.modpo_grad_accum, hsdpo_effective_batch=None)
+def dpo_settings(config) -> DPOSettings:
+    """What both DPO steps of this chapter train with: the ``modpo_*`` fields, and no SFT term (MODPO's steps are
+    plain DPO). Its own object, so HS-DPO's ``hsdpo_*`` fields stay as they are."""
+    return DPOSettings(beta=config.modpo_beta, learning_rate=config.modpo_learning_rate, epochs=config.modpo_epochs,
+                       max_steps=config.modpo_max_steps, batch_size=config.modpo_batch_size,
+                       grad_accum=config.modpo_grad_accum, effective_batch=None, sft_weight=0.0,
+                       max_length=config.max_seq_length, name="MODPO")
 
 
 def train_reward(config, pairs: list[dict], out_dir: Union[str, Path]):
@@ -210,9 +211,8 @@ def train_reward(config, pairs: list[dict], out_dir: Union[str, Path]):
     from .hsdpo import train_hsdpo
     from .models import load_model
 
-    settings = dpo_settings(config)
-    loaded = load_model(settings)
-    return train_hsdpo(settings, loaded, pairs, out_dir)
+    loaded = load_model(config)
+    return train_hsdpo(config, loaded, pairs, out_dir, settings=dpo_settings(config))
 
 
 def train_modpo(config, pairs: list[dict], w: float, out_dir: Union[str, Path]) -> dict:
@@ -227,12 +227,11 @@ def train_modpo(config, pairs: list[dict], w: float, out_dir: Union[str, Path]) 
     if not pairs:
         raise ValueError("MODPO needs at least one preference pair")
     out = Path(out_dir)
-    settings = dpo_settings(config)
-    loaded = load_model(settings)
+    loaded = load_model(config)
     rows = [{**r, MARGIN_CHOSEN: float(p[MARGIN_CHOSEN]), MARGIN_REJECTED: float(p[MARGIN_REJECTED])}
             for r, p in zip(preference_rows(pairs, config.prompt_format), pairs)]
     trainer = MODPOTrainer(model=loaded.model, ref_model=None, w=w,
-                           args=dpo_config(settings, out / "checkpoints", loaded.device),
+                           args=dpo_args(config, dpo_settings(config), out / "checkpoints", loaded.device),
                            train_dataset=Dataset.from_list(rows), processing_class=loaded.tokenizer,
                            callbacks=callbacks())
     model = trainer.model

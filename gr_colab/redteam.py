@@ -15,22 +15,23 @@ Two targets (``redteam_target``): ``guard`` (a) — a failure is a request the g
 reference labeller (on the CPU :class:`~gr_colab.redteam_metrics.LexiconReference`, on Colab a stronger guard
 model named by ``redteam_reference``), a guard with no verdict also fails; ``chat`` (b) — a chat model answers, the
 guard judges the answer, a failure is a harmful answer (as the paper, where Llama Guard 2 judged; answers the guard
-gives no verdict on are not judged). Hardening retrains the guard, so it belongs to (a); (b) reports the held-out
-failure rate only.
+gives no verdict on are not judged). Hardening retrains the guard: (a) only; (b) reports the held-out failure rate.
 
-Every iteration writes its files to ``redteam/iter_NN/`` and ends with its ``complete.json`` marker; a finished
-iteration is skipped on a rerun, and inside one each step (candidates, labels, pairs, DPO adapter) is reused when present.
+Each iteration writes ``redteam/iter_NN/``, then its ``complete.json``: a finished iteration is skipped on a rerun,
+and inside one each step (candidates, labels, pairs, DPO adapter) is reused when present.
 """
 from __future__ import annotations
 
+import dataclasses
 import gc
 import random
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from .config import ConfigError, GRConfig
 from .runs import MARKER, is_complete, mark_complete, read_marker
 from .runtime import REPO_ROOT, read_jsonl, write_jsonl
+from .trainer_settings import DPOSettings, RSFTSettings
 from .redteam_metrics import (LexiconReference, clean_proposal, dedup, diversity, load_seeds, make_prompts,
                               pairs_within_prompts, plot_metrics, split_seeds, warmup_items)
 
@@ -44,22 +45,17 @@ def guard_adapter(config: GRConfig) -> Path:
 
 
 def seeds_path(config: GRConfig) -> Path:
-    path = Path(config.redteam_seeds)
-    if not path.exists() and not path.is_absolute():  # relative to the repo, for a notebook run elsewhere
-        path = REPO_ROOT / config.redteam_seeds
-    return path
+    path = Path(config.redteam_seeds)  # else relative to the repo, for a notebook run elsewhere
+    return REPO_ROOT / path if not path.exists() and not path.is_absolute() else path
 
 
 def _free() -> None:
     """After ``del`` of a model: give its memory back, so the proposer, the guard and a judge never share a T4."""
-    gc.collect()
-    try:
-        import torch
+    import torch
 
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:
-        pass
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 # --- the proposer ----------------------------------------------------------------------------------------------
@@ -67,6 +63,18 @@ def proposer_config(config: GRConfig) -> GRConfig:
     """The proposer's config: its own model (default: the guard's base), raw text prompts (the few-shot list is a
     completion prompt, not a chat turn)."""
     return config.replace(model_name=config.redteam_proposer_model or config.model_name, prompt_format="raw")
+
+
+def trainer_settings(config: GRConfig, step: str) -> Union[RSFTSettings, DPOSettings]:
+    """This chapter's own trainer settings (``step``: warmup, dpo or harden): R-SFT's or HS-DPO's batch with its own
+    epochs, steps, beta and learning rate (the proposer's DPO: no SFT term); the rsft_*/hsdpo_* fields stay."""
+    if step == "dpo":
+        return dataclasses.replace(config.hsdpo_settings(), beta=config.redteam_beta, sft_weight=0.0,
+                                   learning_rate=config.redteam_dpo_learning_rate or config.hsdpo_learning_rate,
+                                   epochs=config.redteam_dpo_epochs, max_steps=config.redteam_dpo_max_steps)
+    epochs, steps = {"warmup": (config.redteam_warmup_epochs, config.redteam_warmup_max_steps),
+                     "harden": (config.redteam_harden_epochs, config.redteam_harden_max_steps)}[step]
+    return dataclasses.replace(config.rsft_settings(), epochs=epochs, max_steps=steps)
 
 
 def warm_up(config: GRConfig, seeds: list, out: Path) -> Path:
@@ -83,14 +91,13 @@ def warm_up(config: GRConfig, seeds: list, out: Path) -> Path:
     adapter = out / "adapter"
     if is_complete(adapter):
         return adapter
-    pcfg = proposer_config(config).replace(rsft_max_steps=config.redteam_warmup_max_steps,
-                                           rsft_epochs=config.redteam_warmup_epochs)
+    pcfg = proposer_config(config)
     rows = warmup_items(seeds, config.redteam_warmup_items, config.redteam_shots, random.Random(config.seed))
     write_jsonl(out / "warmup_rows.jsonl", rows)
     loaded = load_model(pcfg)
     print(f"proposer warm-up on {len(rows)} few-shot items with {loaded.describe()}")
     ckpts = out / "checkpoints"
-    trainer = build_trainer(pcfg, loaded, [], ckpts, sft_rows=rows)
+    trainer = build_trainer(pcfg, loaded, [], ckpts, sft_rows=rows, settings=trainer_settings(config, "warmup"))
     trainer.train(resume_from_checkpoint=resume_point(ckpts))
     finish(trainer, loaded.tokenizer, out, "proposer warm-up", {"rows": len(rows)})
     del trainer, loaded
@@ -122,12 +129,9 @@ def train_proposer(config: GRConfig, adapter: Path, pairs: list, out: Path) -> P
 
     if is_complete(out / "adapter"):
         return out / "adapter"
-    dcfg = proposer_config(config).replace(
-        hsdpo_beta=config.redteam_beta, hsdpo_sft_weight=0.0, hsdpo_epochs=config.redteam_dpo_epochs,
-        hsdpo_max_steps=config.redteam_dpo_max_steps,
-        hsdpo_learning_rate=config.redteam_dpo_learning_rate or config.hsdpo_learning_rate)
-    loaded = load_model(dcfg, adapter=adapter, trainable=True)
-    result = train_hsdpo(dcfg, loaded, pairs, out)
+    pcfg = proposer_config(config)
+    loaded = load_model(pcfg, adapter=adapter, trainable=True)
+    result = train_hsdpo(pcfg, loaded, pairs, out, settings=trainer_settings(config, "dpo"))
     del loaded
     _free()
     return result.adapter_dir
@@ -252,8 +256,7 @@ def iteration(config: GRConfig, k: int, proposer: Path, seeds: list, guard: Path
                "kept": len(kept), "judged": len(judged), "pairs": len(pairs), "dpo": bool(pairs)}
     mark_complete(out, {"metrics": metrics, "next_proposer": str(next_proposer)})
     print(f"redteam iteration {k}: {len(candidates)} candidates, {d.n_dropped + semantic_dropped} near-duplicates "
-          f"dropped, "
-          f"{len(judged)} judged, {len(failures)} failures, {len(pairs)} pairs")
+          f"dropped, {len(judged)} judged, {len(failures)} failures, {len(pairs)} pairs")
     return metrics, next_proposer
 
 
@@ -276,7 +279,7 @@ def hardening_rows(config: GRConfig, failures: list) -> list:
     """R-SFT rows for the failures: the official input, and a trace that reasons to the reference label, written
     by a teacher (``redteam_teacher``, through :func:`gr_colab.synthesis.synthesize`, which keeps only traces
     that reach the label) or, without one (the CPU), the synthesis stage's template trace. A guard trained with
-    ``reasoning: answers`` gets the Answers block alone, as its own training rows."""
+    ``reasoning_budget: answers`` gets the Answers block alone, as its own training rows."""
     from .prompts import INSTRUCTION, NO_RESPONSE, format_input
     from .synthesis import GUARDREASONER, Item, stand_in_trace, teacher_messages
 
@@ -295,7 +298,7 @@ def hardening_rows(config: GRConfig, failures: list) -> list:
         finally:
             if getattr(teacher, "server", None) is not None:
                 teacher.server.close()
-    if getattr(config, "reasoning", "full") == "answers":
+    if config.reasoning_budget == "answers":
         from .data import answers_only
 
         rows = answers_only(rows, "redteam failures")
@@ -316,9 +319,8 @@ def harden(config: GRConfig, guard: Path, failures: list, out: Path) -> Path:
     rows += random.Random(config.seed).sample(train, n_replay) if n_replay else []
     write_jsonl(out / "rows.jsonl", rows)
     print(f"hardening: R-SFT of the guard on {len(rows) - n_replay} failures and {n_replay} replayed rows")
-    hcfg = config.replace(rsft_max_steps=config.redteam_harden_max_steps, rsft_epochs=config.redteam_harden_epochs)
-    loaded = load_model(hcfg, adapter=guard, trainable=True)
-    result = train_rsft(hcfg, loaded=loaded, rows=rows, out_dir=out)
+    loaded = load_model(config, adapter=guard, trainable=True)
+    result = train_rsft(config, loaded=loaded, rows=rows, out_dir=out, settings=trainer_settings(config, "harden"))
     del loaded
     _free()
     return result.adapter_dir

@@ -17,6 +17,7 @@ from typing import Optional
 
 from .config import GRConfig
 from .data import load_train_files, split_holdout, to_sft_rows
+from .trainer_settings import RSFTSettings
 from .training import Finished, callbacks, device_args, finish, grad_accum, resume_point
 
 
@@ -39,10 +40,10 @@ def training_rows(config: GRConfig, root: Optional[Path] = None) -> tuple[list, 
         loaded = load_train_files(config.train_files, limit=config.train_limit, skip_bad=config.skip_bad_rows,
                                   leave_out=config.leave_out, root=root, seed=config.seed)
     rows = loaded.rows
-    if config.reasoning != "full" and config.task_format == "guardreasoner":  # the reasoning budget
+    if config.reasoning_budget != "full" and config.task_format == "guardreasoner":
         from .data import answers_only, conclusions_only
 
-        rows = answers_only(rows) if config.reasoning == "answers" else conclusions_only(rows)
+        rows = answers_only(rows) if config.reasoning_budget == "answers" else conclusions_only(rows)
     train, held = split_holdout(rows, config.holdout_fraction, config.seed)
     return train, held, loaded.report()
 
@@ -52,21 +53,24 @@ def _resolve(path: str, root: Optional[Path]) -> Path:
     return p if p.is_absolute() or root is None else Path(root) / p
 
 
-def trainer_args(config: GRConfig, output_dir: Path, device: str, dataset_text_field: Optional[str] = None):
+def trainer_args(config: GRConfig, output_dir: Path, device: str, dataset_text_field: Optional[str] = None,
+                 settings: Optional[RSFTSettings] = None):
+    """TRL's SFTConfig from a trainer's settings (None: R-SFT's, ``config.rsft_settings()``) and the run's machine
+    arguments."""
     from trl import SFTConfig
 
+    s = settings or config.rsft_settings()
     kwargs = dict(
         output_dir=str(output_dir),
-        per_device_train_batch_size=config.rsft_batch_size,
-        gradient_accumulation_steps=grad_accum(config.rsft_batch_size, config.rsft_grad_accum,
-                                               config.rsft_effective_batch, "R-SFT"),
-        learning_rate=config.rsft_learning_rate,
-        num_train_epochs=config.rsft_epochs,
-        max_steps=config.rsft_max_steps,
-        lr_scheduler_type=config.rsft_scheduler,
-        warmup_steps=config.rsft_warmup_steps,
-        weight_decay=config.rsft_weight_decay,
-        max_length=config.max_seq_length,
+        per_device_train_batch_size=s.batch_size,
+        gradient_accumulation_steps=grad_accum(s.batch_size, s.grad_accum, s.effective_batch, s.name),
+        learning_rate=s.learning_rate,
+        num_train_epochs=s.epochs,
+        max_steps=s.max_steps,
+        lr_scheduler_type=s.scheduler,
+        warmup_steps=s.warmup_steps,
+        weight_decay=s.weight_decay,
+        max_length=s.max_length,
         packing=False,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         disable_tqdm=False,
@@ -96,9 +100,12 @@ def mask_parts(tokenizer, sft_rows: list, prompt_format: str) -> tuple[str, str]
     return template_parts(tokenizer)
 
 
-def build_trainer(config: GRConfig, loaded, rows: list, output_dir: Path, sft_rows: Optional[list] = None):
+def build_trainer(config: GRConfig, loaded, rows: list, output_dir: Path, sft_rows: Optional[list] = None,
+                  settings: Optional[RSFTSettings] = None):
     """The SFTTrainer for this backend; the same rows and masking rule either way. ``sft_rows``: prompt/completion
-    rows built already (the red-team proposer's warm-up) instead of guard ``rows``."""
+    rows built already (the red-team proposer's warm-up) instead of guard ``rows``; ``settings``: the trainer's
+    (a chapter's own); None: R-SFT's, ``config.rsft_settings()``."""
+    settings = settings or config.rsft_settings()
     from datasets import Dataset
     from trl import SFTTrainer
 
@@ -114,20 +121,21 @@ def build_trainer(config: GRConfig, loaded, rows: list, output_dir: Path, sft_ro
         # backend and stock TRL do not). Both skip their own tokenization for an input_ids column.
         tok, bos = loaded.tokenizer, loaded.tokenizer.bos_token
         ids = [tok(t, add_special_tokens=not (bos and t.startswith(bos)), truncation=True,
-                   max_length=config.max_seq_length)["input_ids"] for t in texts]
-        args = trainer_args(config, output_dir, loaded.device, dataset_text_field="text")
+                   max_length=settings.max_length)["input_ids"] for t in texts]
+        args = trainer_args(config, output_dir, loaded.device, dataset_text_field="text", settings=settings)
         trainer = SFTTrainer(model=loaded.model, args=args, train_dataset=Dataset.from_dict({"input_ids": ids}),
                              processing_class=loaded.tokenizer, callbacks=callbacks())
         return unsloth_backend.train_on_responses_only(trainer, *mask_parts(loaded.tokenizer, sft_rows,
                                                                               config.prompt_format))
-    args = trainer_args(config, output_dir, loaded.device)
+    args = trainer_args(config, output_dir, loaded.device, settings=settings)
     return SFTTrainer(model=loaded.model, args=args, train_dataset=Dataset.from_list(sft_rows),
                       processing_class=loaded.tokenizer, callbacks=callbacks())
 
 
 def train_rsft(config: GRConfig, loaded=None, rows: Optional[list] = None, resume: bool = True,
-               out_dir: Optional[Path] = None) -> RSFTResult:
-    """Train, checkpoint every ``save_steps``, resume from the latest complete checkpoint, save the adapter."""
+               out_dir: Optional[Path] = None, settings: Optional[RSFTSettings] = None) -> RSFTResult:
+    """Train, checkpoint every ``save_steps``, resume from the latest complete checkpoint, save the adapter.
+    ``settings``: the trainer's (the red-team hardening's own); None: R-SFT's, ``config.rsft_settings()``."""
     from .models import load_model
 
     out = Path(out_dir) if out_dir else stage_dir(config)
@@ -138,7 +146,7 @@ def train_rsft(config: GRConfig, loaded=None, rows: Optional[list] = None, resum
         print(report)
     loaded = loaded or load_model(config)
     print(f"R-SFT with {loaded.describe()}; {len(rows)} training rows")
-    trainer = build_trainer(config, loaded, rows, ckpt_dir)
+    trainer = build_trainer(config, loaded, rows, ckpt_dir, settings=settings)
     resume_from = resume_point(ckpt_dir) if resume else None
     trainer.train(resume_from_checkpoint=resume_from)
     done = finish(trainer, loaded.tokenizer, out, "R-SFT", {"rows": len(rows)})

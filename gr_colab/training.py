@@ -14,10 +14,8 @@ disconnect is survived the same way in every notebook. The rules:
 from __future__ import annotations
 
 import csv
-import dataclasses
-import functools
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -78,6 +76,28 @@ def launch_kind() -> str:
     return state.distributed_type.value + (f" ZeRO-{plugin.zero_stage}" if plugin is not None else "")
 
 
+def dpo_args(config, settings, output_dir, device: str):
+    """TRL's DPOConfig from a trainer's :class:`~gr_colab.trainer_settings.DPOSettings` (HS-DPO's, the red-team
+    proposer's, MODPO's) and the run's machine arguments: sigmoid DPO, plus the SFT term as TRL's ``"sft"`` loss."""
+    from trl import DPOConfig  # here, not at the top: importing this module must not import TRL (the CLI's start)
+
+    sft = float(settings.sft_weight)
+    return DPOConfig(
+        output_dir=str(output_dir),
+        beta=settings.beta,
+        loss_type=["sigmoid", "sft"] if sft else ["sigmoid"],
+        loss_weights=[1.0, sft] if sft else None,
+        learning_rate=settings.learning_rate,
+        num_train_epochs=settings.epochs,
+        max_steps=settings.max_steps,
+        per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=grad_accum(settings.batch_size, settings.grad_accum, settings.effective_batch,
+                                               settings.name),
+        max_length=settings.max_length,
+        **device_args(config, device),
+    )
+
+
 def lora_config(config):
     from peft import LoraConfig
 
@@ -118,72 +138,6 @@ def preference_rows(pairs: list[dict], prompt_format: str = "chat") -> list[dict
         rows.append({"prompt": prompt, "chosen": chosen, "rejected": rejected,
                      WEIGHT_COLUMN: 1.0 if weight is None else float(weight)})
     return rows
-
-
-@functools.cache
-def _collator_class():
-    """TRL's preference collator, plus one float tensor per extra per-pair column. Built on first use (it subclasses
-    TRL's), so importing this module does not import TRL: ``prepare`` and the command line stay fast."""
-    import torch
-    from trl.trainer.dpo_trainer import DataCollatorForPreference
-
-    @dataclass
-    class WeightedPreferenceCollator(DataCollatorForPreference):
-        """``float_columns`` maps a column to the value a missing or None entry takes (None: the column is required
-        in every example). By default it carries ``sample_weight`` (missing: 1.0) when the examples have it; MODPO
-        carries its margins the same way. Padding, truncation and the chosen-then-rejected layout stay TRL's."""
-
-        float_columns: dict = field(default_factory=lambda: {WEIGHT_COLUMN: 1.0})
-
-        def torch_call(self, examples: list[dict]) -> dict:
-            batch = super().torch_call(examples)
-            for name, default in self.float_columns.items():
-                if default is not None and not any(name in ex for ex in examples):
-                    continue
-                values = [ex.get(name) for ex in examples]
-                if default is None and any(v is None for v in values):
-                    raise ValueError(f"column {name!r} is missing from {sum(v is None for v in values)} of the "
-                                     f"{len(values)} examples of this batch (it is required)")
-                batch[name] = torch.tensor([default if v is None else float(v) for v in values],
-                                           dtype=torch.float32)
-            return batch
-
-    return WeightedPreferenceCollator
-
-
-def __getattr__(name: str):
-    if name == "WeightedPreferenceCollator":
-        return _collator_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-class PerPairColumns:
-    """For a ``DPOTrainer`` subclass: per-pair float columns (``extra_columns``: name → default, as in
-    :class:`WeightedPreferenceCollator`) survive the Trainer's column clean-up and reach ``compute_loss``.
-
-    * TRL's tokenization (``_prepare_dataset``) maps without removing columns, and
-      :meth:`_set_signature_columns_if_needed` adds these to the ones the Trainer keeps (otherwise
-      ``remove_unused_columns`` drops them silently, and turning it off would keep the string columns too);
-    * :meth:`_carry_extra_columns`, called after ``DPOTrainer.__init__``, swaps TRL's collator for a
-      :class:`WeightedPreferenceCollator` with the same settings (a collator passed in by the caller is kept).
-    """
-
-    extra_columns: dict = {}
-
-    def _carry_extra_columns(self) -> None:
-        collator = _collator_class()
-        base = collator.__mro__[1]  # TRL's DataCollatorForPreference
-        if type(self.data_collator) is base:
-            fields = dataclasses.fields(base)
-            self.data_collator = collator(
-                **{f.name: getattr(self.data_collator, f.name) for f in fields},
-                float_columns=dict(self.extra_columns))
-
-    def _set_signature_columns_if_needed(self):
-        super()._set_signature_columns_if_needed()
-        missing = [c for c in self.extra_columns if c not in self._signature_columns]
-        if missing:
-            self._signature_columns = [*self._signature_columns, *missing]
 
 
 # --- checkpoints -----------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from gr_colab.mining import merge, mine, paper_sources, rescale, save_pairs
+from gr_colab.mining import merge, mine, paper_sources, rescale, save_pairs, weight_histogram
 from gr_colab.training import preference_rows
 
 
@@ -113,3 +113,13 @@ def test_dpo_rows_carry_the_weight_and_the_prompt():
     assert [r["sample_weight"] for r in rows] == [p["sample_weight"] for p in result.pairs]
     raw = preference_rows(result.pairs, "raw")
     assert isinstance(raw[0]["prompt"], str)
+
+
+def test_the_weight_histogram_spans_the_configured_range():
+    items = [item("A", "X", PROMPT_ONLY, False), item("E", "X", PROMPT_ONLY, False)]
+    outputs = {"A": [out("harmful")] * 3 + [out("unharmful")], "E": [out("harmful")] + [out("unharmful")] * 3}
+    result = mine(items, outputs, weight_range=(0.5, 1.5))
+    assert sorted(p["sample_weight"] for p in result.pairs) == [0.5, 1.5]
+    bins = result.summary()["weights"]
+    assert bins == {"0.50-0.70": 1, "1.30-1.50": 1}  # not 0.8-1.2 whatever the range
+    assert sum(weight_histogram([0.5, 1.5], 5, 0.5, 1.5).values()) == 2
