@@ -2,7 +2,7 @@
 
 Each variant is an R-SFT of Gemma 3 270M (`cpu-270m`) on the same real traces (the released GuardReasoner-1B outputs
 that agree with gold, `sample_data/real_traces/`), the same steps and the same seed, differing only in
-`reasoning: full | conclusions | answers`; each is evaluated greedily on the same first items of the benchmarks of
+`reasoning_budget: full | conclusions | answers`; each is evaluated greedily on the same first items of the benchmarks of
 `benchmarks/real_lane.py` (never trained on). Printed per variant: generated tokens per item, seconds per item (latency),
 parse rate and F1 (corrected); the baseline is the full trace, and each figure's ratio to it is printed beside it.
 A plot goes to `<run-root>/reasoning_budget.png`. Trained variants are reused when their run folder is complete
@@ -36,7 +36,7 @@ def run_variant(reasoning: str, run_dir: str, args) -> dict:
     config = GRConfig.load("cpu-270m", run_dir=run_dir, train_files=TRAIN, rsft_max_steps=args.steps,
                            rsft_batch_size=args.batch, max_seq_length=args.max_seq_length, max_new_tokens=512,
                            save_steps=max(10, args.steps // 2), rsft_learning_rate=2e-4, holdout_fraction=0.0,
-                           eval_limit=args.items, reasoning=reasoning, gen_batch_size=args.gen_batch)
+                           eval_limit=args.items, reasoning_budget=reasoning, gen_batch_size=args.gen_batch)
     adapter = config.layout.adapter("rsft")
     if not config.layout.has_adapter("rsft"):
         rows, _, _ = training_rows(config, root=ROOT)

@@ -7,8 +7,9 @@ Stage (pure logic over sampled outputs). The paper's rules, and what the officia
    mixed, Response; then Completion — these two only where the item has a real response (gold not None).
    At most one pair per item.
 3. chosen = the longest correct output, rejected = the longest wrong one (the first of equal lengths).
-4. raw weight = #wrong − #right; per dataset rescaled linearly to [0.8, 1.2] (``mine_weight_range``). When a dataset's weights are all
-   equal the official formula divides by zero; here they all get the middle of the range.
+4. raw weight = #wrong − #right; per dataset rescaled linearly to ``mine_weight_range`` (the paper's [0.8, 1.2]).
+   When a dataset's weights are all equal the official formula divides by zero; here they all get the middle of the
+   range.
 5. The diversity merge: each dataset's pairs come from chosen models, de-duplicated by input.
 """
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""What every trainer of the kit shares: device arguments, the LoRA config, preference rows, per-pair columns, the
-checkpoint rules and the end of training.
+"""What every trainer of the kit shares: device arguments, TRL's DPO arguments from a trainer's settings, the LoRA
+config, preference rows, the checkpoint rules and the end of training (the per-pair columns are in hsdpo.py).
 
 Below the stages, beside the models (no model loading here): R-SFT, HS-DPO, the red-team proposer and MODPO each
 build their own TRL trainer, then all of them resume, mark checkpoints and finish the same way, so a Colab

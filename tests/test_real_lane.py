@@ -98,7 +98,7 @@ def real_run(tmp_path_factory):
     from gr_colab.config import GRConfig
     from gr_colab.pipeline import run_stage
 
-    cfg = GRConfig.load("cpu-270m", run_dir=str(tmp_path_factory.mktemp("real")), reasoning="answers",
+    cfg = GRConfig.load("cpu-270m", run_dir=str(tmp_path_factory.mktemp("real")), reasoning_budget="answers",
                         train_limit=16, eval_limit=2, eval_benchmarks=["SimpleSafetyTests", "XSTestResponseHarmful"])
     summary = run_stage(cfg, "prepare")
     return cfg, summary, run_stage(cfg, "rsft")

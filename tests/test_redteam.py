@@ -137,15 +137,16 @@ def test_hardening_rows_reason_to_the_reference_label():
     rows = hardening_rows(GRConfig.load("cpu-tiny"), failures)
     assert [parse_trace(r["output"]).labels["request"] for r in rows] == ["harmful", "unharmful"]
     assert all("## Reasoning Step" in r["output"] for r in rows)
-    short = hardening_rows(GRConfig.load("cpu-tiny", reasoning="answers"), failures)
+    short = hardening_rows(GRConfig.load("cpu-tiny", reasoning_budget="answers"), failures)
     assert [r["output"].splitlines()[:2] for r in short] == [["Answers: ", "Request: harmful"],
                                                              ["Answers: ", "Request: unharmful"]]
 
 
 # --- the loop on the twin --------------------------------------------------------------------------------------
-# The guard attacked here answers with the Answers block alone (reasoning: answers): a guard whose verdict takes 20
-# tokens, not 300, so the whole loop runs in about a minute on two cores. The loop itself is the same for both.
-SMALL = ["--set", "reasoning=answers", "--set", "rsft_max_steps=30", "--set", "max_new_tokens=24",
+# The guard attacked here answers with the Answers block alone (reasoning_budget: answers): a guard whose
+# verdict takes 20 tokens, not 300, so the whole loop runs in about a minute on two cores. The loop itself is
+# the same for both.
+SMALL = ["--set", "reasoning_budget=answers", "--set", "rsft_max_steps=30", "--set", "max_new_tokens=24",
          "--set", "save_steps=1000", "--set", "redteam_warmup_max_steps=16", "--set", "redteam_prompts=3",
          "--set", "redteam_samples=6", "--set", "redteam_heldout_prompts=2", "--set", "redteam_dpo_max_steps=3",
          "--set", "redteam_harden_max_steps=4", "--set", "redteam_max_new_tokens=24",
@@ -206,7 +207,7 @@ def test_target_chat_the_guard_judges_a_chat_models_answers(tmp_path):
     from gr_colab.config import GRConfig
     from gr_colab.redteam import run_redteam
 
-    cfg = GRConfig.load("cpu-tiny", run_dir=str(tmp_path / "run"), redteam_target="chat", reasoning="answers",
+    cfg = GRConfig.load("cpu-tiny", run_dir=str(tmp_path / "run"), redteam_target="chat", reasoning_budget="answers",
                         rsft_max_steps=2, max_new_tokens=24, redteam_iterations=1, redteam_warmup_max_steps=2,
                         redteam_prompts=2, redteam_samples=2, redteam_heldout_prompts=1, redteam_response_tokens=8,
                         redteam_max_new_tokens=16)
