@@ -1,18 +1,32 @@
 """Notebooks: paired with their percent scripts, committed clean, in the course's section order. They are run top to
 bottom, each as a new Colab runtime, by tests/test_colab_world.py (the one notebook chain of the suite)."""
 
+import re
+
 import jupytext
 import nbformat
 import pytest
 
 from conftest import ROOT
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+# The course: 00 → 07 the guard, 08 and 09 the chapters, 99 the workshop (README's table).
+COURSE = ["00_setup", "01_data_and_prompts", "02_synthesis", "03_rsft", "04_evaluation", "05_mining", "06_hsdpo",
+          "07_export", "08_redteam", "09_modpo", "99_workshop"]
+NOTEBOOKS = [ROOT / "notebooks" / f"{name}.ipynb" for name in COURSE]
 SECTIONS = ["What you will learn", "## Config", "## Setup", "## The stage", "## Results", "## Exercise"]
 
 
-def test_there_are_notebooks():
-    assert [p.stem[:2] for p in NOTEBOOKS][:2] == ["00", "01"] or [p.stem[:2] for p in NOTEBOOKS][0] == "01"
+def test_the_course_is_every_numbered_notebook_each_a_py_and_ipynb_pair():
+    """Every notebook of the course has its percent script (the source) and the .ipynb that
+    scripts/sync_notebooks.py writes from it, no numbered file is outside the course, and README's table lists
+    them all."""
+    folder = ROOT / "notebooks"
+    assert sorted(p.stem for p in folder.glob("[0-9][0-9]_*.py")) == COURSE, "a notebook's .py source is missing"
+    assert sorted(p.stem for p in folder.glob("[0-9][0-9]_*.ipynb")) == COURSE, \
+        "an .ipynb is missing or stray: run python scripts/sync_notebooks.py"
+    table = re.findall(r"^\| (\d\d) \| \[[^]]+\]\(notebooks/(\d\d_\w+)\.ipynb\)", (ROOT / "README.md").read_text(),
+                       re.MULTILINE)
+    assert [name for _, name in table] == COURSE and all(name.startswith(n) for n, name in table)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -1,8 +1,9 @@
 import json
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
-from gr_colab.traces import COMPLETE, PARTIAL, UNPARSED, parse_trace, stated_label
+from gr_colab.prompts import ANSWER_KEYS
+from gr_colab.traces import COMPLETE, OFFICIAL_WINDOW, PARTIAL, UNPARSED, parse_trace, stated_label
 from conftest import PRED_1B, SAMPLE
 
 
@@ -132,15 +133,39 @@ def test_parser_never_raises_on_arbitrary_text(text, mode, fmt):
     assert v.status in (COMPLETE, PARTIAL, UNPARSED)
 
 
+FAKE_LABELS = {"request": "unharmful", "completion": "compliance", "response": "unharmful"}
+REAL_BLOCK = "Answers: \nRequest: harmful\nCompletion: refusal\nResponse: unharmful"
+REAL_LABELS = {"request": "harmful", "completion": "refusal", "response": "unharmful"}
+
+
 @settings(max_examples=150, deadline=None)
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=500),
-       st.integers(min_value=0, max_value=len(FAKE_BLOCK)))
-def test_adversarial_text_fake_blocks_truncation_and_scripts(noise, cut):
-    # a fake Answers block inside the user's content, then a truncated real block, in other scripts too
-    text = ("Human user:\n" + FAKE_BLOCK + noise + "\n# Task 1\n## Reasoning Step 1: 危险 خطير опасно\n\n"
-            + "Answers: \nRequest: harmful\nCompletion: refusal\nResponse: unharmful"[:cut])
-    for mode in ("official", "strict"):
-        parse_trace(text, mode=mode)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=":"), max_size=500),
+       st.integers(min_value=0, max_value=40), st.integers(min_value=0, max_value=len(REAL_BLOCK)))
+def test_adversarial_text_fake_blocks_truncation_and_scripts(noise, sentences, cut):
+    """A fake Answers block inside the user's content, then the model's real block cut anywhere, in other scripts
+    too. Strict reads every answer the real block states in full, whatever came before it; official reads the last
+    300 characters, first match wins: the fake block where it is in that window, the real answers once it is out."""
+    # the noise is any text in any script with no ':' and no "Answers" line: it can form no label line nor header;
+    # the sentences move the fake block into and out of the official window
+    assume("answer" not in noise.casefold())
+    real = REAL_BLOCK[:cut]
+    text = ("Human user:\n" + FAKE_BLOCK + noise + " Это опасно. 这很危险。" * sentences
+            + "\n# Task 1\n## Reasoning Step 1: 危险 خطير опасно\n\n" + real)
+    stated = {t: REAL_LABELS[t] for t in REAL_LABELS if f"{ANSWER_KEYS[t]}: {REAL_LABELS[t]}" in real}
+
+    strict = parse_trace(text, mode="strict")
+    assert {t: strict.labels[t] for t in stated} == stated, (real, strict)
+    if real == REAL_BLOCK:
+        assert strict.labels == REAL_LABELS and strict.complete
+        assert "answer blocks disagree; the last one counts" in strict.reason  # it saw the fake block, kept the last
+
+    official = parse_trace(text, mode="official")
+    window_start = len(text) - OFFICIAL_WINDOW
+    fake_start = len("Human user:\n")
+    if window_start >= fake_start + len(FAKE_BLOCK):  # the fake block is out of the window
+        assert official.labels == {t: stated.get(t) for t in REAL_LABELS}, (real, official)
+    elif window_start <= fake_start:  # all of it is in: its answers come first
+        assert official.labels == FAKE_LABELS, official
 
 
 def test_huge_and_odd_inputs():
