@@ -13,7 +13,7 @@ from gr_colab.runs import MARKER, fingerprint, read_marker
 from conftest import ROOT
 
 TINY = dict(rsft_max_steps=2, max_new_tokens=24, mine_limit=4, mine_k=2, eval_limit=1, holdout_check_limit=2,
-            hsdpo_max_steps=1, eval_benchmarks=["ToxicChat"])
+            hsdpo_max_steps=1, eval_benchmarks=["SimpleSafetyTests"])
 
 
 @pytest.fixture
