@@ -1,7 +1,10 @@
-"""Shared fixtures: the repo's bundled data, and one CPU twin built per test session."""
+"""Shared fixtures: the repo's bundled data, one CPU twin built per test session, and one short R-SFT of it per
+session, trained into a pristine folder of which each test module gets its own copy (trained_run)."""
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -37,14 +40,38 @@ def twin(twin_config):
     return load_model(twin_config, trainable=False)
 
 
+def tree_digest(folder: Path) -> dict:
+    """Every file under ``folder`` (relative path) and the SHA-256 of its bytes: equal digests, unchanged folders."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 @pytest.fixture(scope="session")
-def trained_run(tmp_path_factory):
-    """A short R-SFT of the twin on the sample data, shared by the export, mining and HS-DPO tests."""
+def pristine_run(tmp_path_factory):
+    """A short R-SFT of the twin on the sample data, trained once per session into a folder no test writes to: the
+    tests get their module's copy of it (``trained_run``). At the end of the session the folder must be as trained."""
     from gr_colab.config import GRConfig
     from gr_colab.pipeline import run_stage
 
-    cfg = GRConfig.load("cpu-tiny", run_dir=str(tmp_path_factory.mktemp("run")),
+    cfg = GRConfig.load("cpu-tiny", run_dir=str(tmp_path_factory.mktemp("pristine_run")),
                         eval_limit=2, mine_limit=24)
     run_stage(cfg, "prepare")
     run_stage(cfg, "rsft")
+    digest = tree_digest(cfg.path)
+    yield cfg
+    if tree_digest(cfg.path) != digest:
+        pytest.fail(f"a test wrote into the pristine trained run {cfg.path}: use the trained_run fixture's copy")
+
+
+@pytest.fixture(scope="module")
+def trained_run(pristine_run, tmp_path_factory):
+    """This module's own copy of the trained run (prepare + R-SFT done): whatever its tests run on it (evaluation,
+    export, mining, HS-DPO) stays in the copy, so what a module sees does not depend on which modules ran before."""
+    copy = tmp_path_factory.mktemp("run") / "run"
+    shutil.copytree(pristine_run.path, copy)
+    cfg = pristine_run.replace(run_dir=str(copy))
+    for text_file in [copy / "config.yaml", *copy.rglob("complete.json")]:  # paths recorded by the run: the copy's
+        text = text_file.read_text()
+        if str(pristine_run.path) in text:
+            text_file.write_text(text.replace(str(pristine_run.path), str(copy)))
     return cfg

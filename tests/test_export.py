@@ -14,12 +14,24 @@ pytest.importorskip("llama_cpp", reason="llama-cpp-python is installed by script
 
 @pytest.fixture(scope="module")
 def exported(trained_run):
-    """The trained twin, evaluated (its F1 scores go into the model card), then exported; forced, in case another
-    module exported this shared run before it was evaluated."""
+    """This module's copy of the trained twin, evaluated (its F1 scores go into the model card), then exported once."""
     from gr_colab.pipeline import run_stage
 
     run_stage(trained_run, "eval")
-    return trained_run, run_stage(trained_run, "export", force=True)
+    return trained_run, run_stage(trained_run, "export")
+
+
+def test_the_export_is_of_this_modules_own_copy_of_the_trained_run(exported, pristine_run):
+    """The module's stages ran in its copy (conftest's trained_run), on the R-SFT adapter trained once for the
+    session: the copy was not retrained, and the pristine run has no evaluation and no export."""
+    from gr_colab.runs import read_marker
+
+    cfg, summary = exported
+    assert cfg.path != pristine_run.path and (cfg.path / "export" / "complete.json").is_file()
+    assert summary["adapter"] == str(cfg.layout.adapter("rsft"))
+    trained = [read_marker(run.layout.stage("rsft"))["finished"] for run in (cfg, pristine_run)]
+    assert trained[0] == trained[1]  # the copy's R-SFT is the pristine one, not redone
+    assert not (pristine_run.path / "export").exists() and not (pristine_run.path / "eval").exists()
 
 
 def test_three_gguf_types_load_and_f16_matches_the_merged_model(exported):

@@ -140,7 +140,7 @@ def test_the_board_reads_the_card_of_the_twins_own_run(trained_run, tmp_path):
     evaluation report's scores as model-index); the board's F1 per task is the mean of the card's official F1."""
     from gr_colab.pipeline import run_stage
 
-    run_stage(trained_run, "eval")  # skipped when another test evaluated the shared run already
+    run_stage(trained_run, "eval")  # in this module's copy of the trained run
     report = json.loads((trained_run.path / "eval" / "rsft" / "report.json").read_text())
     (tmp_path / "twin").mkdir()
     (tmp_path / "twin" / "README.md").write_text(model_card(trained_run, scores=report["scores"]))
