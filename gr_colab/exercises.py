@@ -8,6 +8,19 @@ from typing import Any, Callable, Union
 NOT_ANSWERED = "Not answered yet: fill in the cell above and run this one again."
 
 
+class Verdict(str):
+    """A checker's message: printed once by the checker, so a notebook cell ending in ``check_XX(...)`` does not
+    show it a second time as the cell's value (IPython calls ``_ipython_display_`` instead of its formatters)."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
+def _say(message: str) -> Verdict:
+    print(message)
+    return Verdict(message)
+
+
 def _check(answer: Any, ok: Callable[[Any], bool], hint: Union[str, Callable[[Any], str]]) -> str:
     """``hint`` is a string, or a function of the answer naming the mistake it recognises (it may fail: the
     answer can be anything)."""
@@ -28,8 +41,7 @@ def _check(answer: Any, ok: Callable[[Any], bool], hint: Union[str, Callable[[An
             except Exception:  # the hint reads the answer, which may be of any type: `why` says what failed
                 said = "read the question above again"
             message = f"❌ Not quite. {why}Hint: {said}"
-    print(message)
-    return message
+    return _say(message)
 
 
 def _number(answer: Any) -> float:
@@ -214,9 +226,7 @@ def check_07(answer, where) -> str:
     try:
         tok, expected = _stops_for(where)
     except Exception as exc:  # no export yet: say so, as every checker does, instead of raising
-        message = f"Cannot check yet ({type(exc).__name__}: {exc}): run the export cell above first."
-        print(message)
-        return message
+        return _say(f"Cannot check yet ({type(exc).__name__}: {exc}): run the export cell above first.")
 
     def as_set(a):
         if isinstance(a, str) or not all(isinstance(x, str) for x in a):

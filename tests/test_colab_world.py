@@ -111,7 +111,9 @@ def test_a_runtime_killed_during_training_resumes_in_the_next(world, tmp_path, n
 
     reopened = w.run(notebook, answers=False, extra_overrides={"save_steps": save_steps})
     assert reopened.error is None, reopened.errors
-    assert f"resuming from {ckpts}/checkpoint-" in reopened.text, "the new runtime did not resume"
+    # the runtime prints the path as it sees it (the Drive mount, /content/drive/MyDrive/...), not the store behind it
+    seen = f"/drive/MyDrive/{ckpts.relative_to(w.drive_store)}/checkpoint-"
+    assert "resuming from " in reopened.text and seen in reopened.text, "the new runtime did not resume"
     import torch
 
     a, b = _adapter(world.drive_runs / PRESET_DIR / stage / "adapter"), _adapter(out / "adapter")

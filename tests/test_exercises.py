@@ -22,6 +22,17 @@ def test_unanswered_is_not_an_error():
     assert exercises.check_06(None) == NOT_ANSWERED and exercises.check_01(...) == NOT_ANSWERED
 
 
+def test_a_check_cell_shows_its_verdict_once():
+    """A notebook's check cell ends in ``check_XX(ANSWER)``: the verdict is printed, not echoed again as the value."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    with capture_output() as out:
+        shell.run_cell("from gr_colab.exercises import check_06\ncheck_06(None)")
+    assert out.stdout.count("Not answered yet") == 1, out.stdout
+
+
 def test_check_00_planner_samples():
     from gr_colab.budget import plan
 
