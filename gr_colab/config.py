@@ -77,7 +77,7 @@ class GRConfig:
     eval_limit: Optional[int] = _f(8, "first items of each benchmark; None: all", ge=1)
     holdout_check_limit: Optional[int] = _f(100, "held-out rows each model variant generates for in the format "
                                             "check (a seeded sample; all: ~1,180 x 3 variants on t4-270m); 100 "
-                                            "keeps it to minutes; None: all", ge=1)
+                                            "fits one session in minutes; None: all", ge=1)
     compare_ready_guards: bool = _f(False, "notebook 04: also run Llama Guard 3 1B and Qwen3Guard-Gen-0.6B on the "
                                     "same benchmarks (a GPU and the Hub; each as long as one evaluation)")
     # --- LoRA ----------------------------------------------------------------------------------------------------
