@@ -79,6 +79,7 @@ def _worker(stage: str, run_dir: str, out_dir: str) -> None:
         hsdpo.weighted_dpo_loss, hsdpo.WeightedDPOTrainer = loss_spy, TrainerSpy
     run_stage(cfg, stage)
     report.write_report(cfg)
+    assert "trainer" in seen, f"{stage} built no trainer on rank {dist.rank()} (skipped? see its output)"
     trainer = seen.pop("trainer")
     first = next(iter(trainer.get_train_dataloader()))
     seen.update(rank=dist.rank(), world_size=trainer.args.world_size, parallel_mode=trainer.args.parallel_mode.value,
@@ -164,6 +165,7 @@ def test_rsft_two_processes_match_one_process(prepared, tmp_path):
 @pytest.mark.slow
 def test_hsdpo_two_processes_match_one_process(prepared, tmp_path):
     from gr_colab.pipeline import run_stage
+    from gr_colab.runs import mark_complete
     from gr_colab.runtime import read_jsonl, write_jsonl
 
     if not (prepared / "rsft" / "complete.json").exists():
@@ -175,6 +177,8 @@ def test_hsdpo_two_processes_match_one_process(prepared, tmp_path):
         for part in ("prepare", "rsft"):
             shutil.copytree(prepared / part, runs[name] / part)
         write_jsonl(runs[name] / "mine" / "pairs.jsonl", pairs)
+        # these pairs stand for a mining run: its marker, or HS-DPO would run mining first (pipeline._bring_inputs)
+        mark_complete(runs[name] / "mine", {"stage": "mine", "pairs": len(pairs)})
     ranks = _two_processes("hsdpo", runs["two"], tmp_path / "ranks")
     _check_launch(ranks, runs["two"], "hsdpo")
     # every rank's loss saw its own pairs' weights and the SFT term
