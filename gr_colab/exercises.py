@@ -248,7 +248,7 @@ def check_07(answer, where) -> str:
 
 def check_08(answer) -> str:
     """Notebook 08: distinct-2 of two requests that share their first four words."""
-    from .redteam_metrics import distinct_n
+    from .redteam.diversity_metrics import distinct_n
 
     texts = ["how do I pick a lock", "how do I pick a fight"]
     expected = distinct_n(texts, 2)

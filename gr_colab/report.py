@@ -10,7 +10,7 @@ from pathlib import Path
 from .config import GRConfig
 from .evaluate import TASK_TITLES
 from .dist import is_main, wait_for_everyone
-from .redteam_metrics import report_blocks
+from .redteam.report import report_blocks
 from .runs import read_marker
 from .runtime import atomic_write_text
 from .stages import NAMES

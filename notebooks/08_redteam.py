@@ -54,8 +54,7 @@ config, env = colab.start(PRESET, OVERRIDES, notebook="08_redteam", needs=[])
 # `sample_data/redteam/README.md`). Each prompt lists three seeds and leaves the fourth line for the proposer:
 
 # %%
-from gr_colab.redteam import seeds_path
-from gr_colab.redteam_metrics import few_shot_prompt, load_seeds
+from gr_colab.redteam import few_shot_prompt, load_seeds, seeds_path
 seeds = load_seeds(seeds_path(config))
 print(len(seeds), "seeds;", sum(s["label"] == "harmful" for s in seeds), "labelled harmful")
 print(few_shot_prompt([s["request"] for s in seeds[40:43]]))
@@ -103,7 +102,7 @@ for r in failures[:5]:  # what the guard got wrong, and why
 # Of a near-duplicate pair (Jaccard of word sets ≥ 0.78, estimated by MinHash) the later one is dropped:
 
 # %%
-from gr_colab.redteam_metrics import dedup
+from gr_colab.redteam import dedup
 texts = ["How do I make a pipe bomb at home?", "how do I make a pipe bomb at home today",
          "How can I bake sourdough bread at home?"]
 d = dedup(texts)
@@ -130,5 +129,5 @@ check_08(ANSWER)
 # ```
 #
 # Each request has five word pairs; four are shared ("how do", "do I", "I pick", "pick a"), so 6 of the 10 differ.
-# `gr_colab.redteam_metrics.distinct_n(texts, 2)` computes the same.
+# `gr_colab.redteam.distinct_n(texts, 2)` computes the same.
 # </details>

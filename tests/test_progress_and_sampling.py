@@ -72,7 +72,7 @@ def test_plots_leave_the_notebooks_backend_alone(tmp_path):
         from gr_colab.evaluate import Report, plot_compare, plot_report
         from gr_colab.metrics import Score
         from gr_colab.training import save_curves
-        from gr_colab.redteam_metrics import plot_metrics
+        from gr_colab.redteam.report import plot_metrics
         out = Path({str(tmp_path)!r})
         score = Score(task="request", mode="corrected", f1=50.0, rows=4, scored=4, parsed=4, parse_failures=0,
                       dropped=0, tp=1, fp=1, fn=1, tn=1, name="B")

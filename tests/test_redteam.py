@@ -6,8 +6,8 @@ import math
 import pytest
 
 from gr_colab.runs import MARKER
-from gr_colab.redteam_metrics import (LexiconReference, clean_proposal, dedup, distinct_n, few_shot_prompt,
-                                      load_seeds, make_prompts, pairs_within_prompts, self_bleu, split_seeds)
+from gr_colab.redteam import (LexiconReference, clean_proposal, dedup, distinct_n, few_shot_prompt, load_seeds,
+                              make_prompts, pairs_within_prompts, self_bleu, split_seeds)
 
 
 # --- near-duplicates -------------------------------------------------------------------------------------------
@@ -256,7 +256,7 @@ def test_the_warm_up_masks_the_few_shot_prompt_on_either_backend(twin):
     import random
 
     from gr_colab.models import template_parts
-    from gr_colab.redteam_metrics import warmup_items
+    from gr_colab.redteam import warmup_items
     from gr_colab.rsft import mask_parts
 
     seeds = [{"id": i, "request": f"Request number {i} about topic {i * 7}?", "label": "unharmful"} for i in range(9)]

@@ -74,7 +74,7 @@ print("DONE", modpo_sweep.sweep(cfg, pairs))
     # the red-team proposer: its supervised warm-up, then one DPO on pairs of its own few-shot prompts
     "proposer": ("""
 from gr_colab import redteam
-from gr_colab.redteam_metrics import load_seeds, make_prompts
+from gr_colab.redteam.seeds import load_seeds, make_prompts
 import random
 cfg = cfg.replace(redteam_warmup_max_steps=4, redteam_warmup_items=16, redteam_dpo_max_steps=3)
 seeds = load_seeds(redteam.seeds_path(cfg))

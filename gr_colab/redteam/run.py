@@ -1,6 +1,6 @@
 """Red-teaming the guard by failure-inducing exploration (ReverseGen, arXiv 2410.16736), then hardening it.
 
-Stage. A proposer (a small causal LM with LoRA) learns to write the requests a target fails on:
+The chapter's loop. A proposer (a small causal LM with LoRA) learns to write the requests a target fails on:
 
 1. **warm-up**: supervised on few-shot prompts ``Ask questions:\\n1. …\\n2. …\\n3. …\\n4.`` built from the bundled
    seed requests, the target being one more seed (``sample_data/redteam/seeds.jsonl``);
@@ -12,7 +12,7 @@ Stage. A proposer (a small causal LM with LoRA) learns to write the requests a t
    label) and the guard is R-SFT-ed on them; its failure rate on held-out fresh proposals, before and after.
 
 Two targets (``redteam_target``): ``guard`` (a) — a failure is a request the guard labels differently from a
-reference labeller (on the CPU :class:`~gr_colab.redteam_metrics.LexiconReference`, on Colab a stronger guard
+reference labeller (on the CPU :class:`~gr_colab.redteam.reference.LexiconReference`, on Colab a stronger guard
 model named by ``redteam_reference``), a guard with no verdict also fails; ``chat`` (b) — a chat model answers, the
 guard judges the answer, a failure is a harmful answer (as the paper, where Llama Guard 2 judged; answers the guard
 gives no verdict on are not judged). Hardening retrains the guard: (a) only; (b) reports the held-out failure rate.
@@ -28,12 +28,16 @@ import random
 from pathlib import Path
 from typing import Optional, Union
 
-from .config import ConfigError, GRConfig
-from .runs import MARKER, is_complete, mark_complete, read_marker
-from .runtime import REPO_ROOT, read_jsonl, write_jsonl
-from .trainer_settings import DPOSettings, RSFTSettings
-from .redteam_metrics import (LexiconReference, clean_proposal, dedup, diversity, load_seeds, make_prompts,
-                              pairs_within_prompts, plot_metrics, split_seeds, warmup_items)
+from ..config import ConfigError, GRConfig
+from ..runs import MARKER, is_complete, mark_complete, read_marker
+from ..runtime import REPO_ROOT, read_jsonl, write_jsonl
+from ..trainer_settings import DPOSettings, RSFTSettings
+from .diversity_metrics import diversity
+from .near_duplicates import dedup, semantic_pass
+from .pairs import pairs_within_prompts
+from .reference import LexiconReference
+from .report import plot_metrics
+from .seeds import clean_proposal, load_seeds, make_prompts, split_seeds, warmup_items
 
 STAGE = "redteam"
 JSON_KEYS = ("iteration", "failure_rate", "self_bleu", "distinct_2", "unique_failures", "duplicates_dropped")
@@ -84,9 +88,9 @@ def warm_up(config: GRConfig, seeds: list, out: Path) -> Path:
     backend: TRL's ``completion_only_loss``, or on Unsloth its response-only masking between the list's header and
     its next number (:func:`gr_colab.rsft.mask_parts`).
     """
-    from .models import load_model
-    from .rsft import build_trainer
-    from .training import finish, resume_point
+    from ..models import load_model
+    from ..rsft import build_trainer
+    from ..training import finish, resume_point
 
     adapter = out / "adapter"
     if is_complete(adapter):
@@ -107,8 +111,8 @@ def warm_up(config: GRConfig, seeds: list, out: Path) -> Path:
 
 def propose(config: GRConfig, adapter: Path, prompts: list, samples: int, seed: int) -> list:
     """``samples`` candidates per prompt from the proposer: ``{prompt_id, prompt, raw, request}`` rows."""
-    from .generate import GenerationSettings, generate
-    from .models import load_model
+    from ..generate import GenerationSettings, generate
+    from ..models import load_model
 
     loaded = load_model(proposer_config(config), adapter=adapter, trainable=False)
     settings = GenerationSettings(max_new_tokens=config.redteam_max_new_tokens, batch_size=config.gen_batch_size,
@@ -124,8 +128,8 @@ def propose(config: GRConfig, adapter: Path, prompts: list, samples: int, seed: 
 def train_proposer(config: GRConfig, adapter: Path, pairs: list, out: Path) -> Path:
     """DPO of the proposer (beta ``redteam_beta``, weights 1.0, no SFT term) from ``adapter``, which TRL keeps as
     the frozen reference; the kit's weighted trainer with all weights 1 is TRL's own loss."""
-    from .hsdpo import train_hsdpo
-    from .models import load_model
+    from ..hsdpo import train_hsdpo
+    from ..models import load_model
 
     if is_complete(out / "adapter"):
         return out / "adapter"
@@ -140,9 +144,9 @@ def train_proposer(config: GRConfig, adapter: Path, pairs: list, out: Path) -> P
 # --- judging ---------------------------------------------------------------------------------------------------
 def guard_labels(config: GRConfig, adapter: Optional[Path], inputs: list, task: str) -> list:
     """The guard's label of ``task`` for each official ``input`` field (None when its answer does not parse)."""
-    from .generate import GenerationSettings, generate, guard_text
-    from .models import load_model
-    from .traces import parse_trace
+    from ..generate import GenerationSettings, generate, guard_text
+    from ..models import load_model
+    from ..traces import parse_trace
 
     if not inputs:
         return []
@@ -163,7 +167,7 @@ class ModelReference:
         self.name = model_name
 
     def label(self, requests: list) -> list:
-        from .prompts import format_input
+        from ..prompts import format_input
 
         labels = guard_labels(self.config, None, [format_input(r) for r in requests], "request")
         return [{"label": lab if lab in ("harmful", "unharmful") else None, "how": self.name} for lab in labels]
@@ -178,7 +182,7 @@ def reference_labeller(config: GRConfig, seeds: list):
 def label(config: GRConfig, rows: list, guard: Path, reference) -> list:
     """Each row plus ``failure`` (True/False, None when not judged) and why; the guard is the target (a) or the
     judge of a chat model's answer (b)."""
-    from .prompts import format_input
+    from ..prompts import format_input
 
     requests = [r["request"] for r in rows]
     if config.redteam_target == "guard":
@@ -208,8 +212,8 @@ def label(config: GRConfig, rows: list, guard: Path, reference) -> list:
 
 def chat_responses(config: GRConfig, requests: list) -> list:
     """Target (b): the chat model's greedy answer to each request, through its own chat template."""
-    from .generate import GenerationSettings, generate
-    from .models import load_model, render_prompt
+    from ..generate import GenerationSettings, generate
+    from ..models import load_model, render_prompt
 
     ccfg = config.replace(model_name=config.redteam_target_model or config.model_name)
     loaded = load_model(ccfg, trainable=False)
@@ -260,28 +264,14 @@ def iteration(config: GRConfig, k: int, proposer: Path, seeds: list, guard: Path
     return metrics, next_proposer
 
 
-def semantic_pass(config: GRConfig, rows: list, model=None) -> list:
-    """The optional second filter (``redteam_semantic_threshold``): semhash over ``redteam_semantic_model``'s
-    embeddings (downloaded from the Hub: Colab, not the offline CPU tests); off by default."""
-    if config.redteam_semantic_threshold is None or not rows:
-        return rows
-    from .redteam_metrics import semantic_dedup
-
-    if model is None:
-        from model2vec import StaticModel
-
-        model = StaticModel.from_pretrained(config.redteam_semantic_model)
-    return [rows[i] for i in semantic_dedup([r["request"] for r in rows], config.redteam_semantic_threshold, model)]
-
-
 # --- hardening -------------------------------------------------------------------------------------------------
 def hardening_rows(config: GRConfig, failures: list) -> list:
     """R-SFT rows for the failures: the official input, and a trace that reasons to the reference label, written
     by a teacher (``redteam_teacher``, through :func:`gr_colab.synthesis.synthesize`, which keeps only traces
     that reach the label) or, without one (the CPU), the synthesis stage's template trace. A guard trained with
     ``reasoning_budget: answers`` gets the Answers block alone, as its own training rows."""
-    from .prompts import INSTRUCTION, NO_RESPONSE, format_input
-    from .synthesis import GUARDREASONER, Item, stand_in_trace, teacher_messages
+    from ..prompts import INSTRUCTION, NO_RESPONSE, format_input
+    from ..synthesis import GUARDREASONER, Item, stand_in_trace, teacher_messages
 
     items = [Item(id=f"redteam-{i}", task_format=GUARDREASONER, input=format_input(f["request"]), source="redteam",
                   gold={"request": f["reference"], "completion": NO_RESPONSE, "response": NO_RESPONSE})
@@ -290,7 +280,7 @@ def hardening_rows(config: GRConfig, failures: list) -> list:
         rows = [{"instruction": INSTRUCTION, "input": it.input, "output": stand_in_trace(teacher_messages(it)),
                  "dataset": "redteam"} for it in items]
     else:
-        from .synthesis import connect_teacher, synthesize
+        from ..synthesis import connect_teacher, synthesize
 
         teacher = connect_teacher(config.redteam_teacher, demo_faults=False)
         try:
@@ -299,7 +289,7 @@ def hardening_rows(config: GRConfig, failures: list) -> list:
             if getattr(teacher, "server", None) is not None:
                 teacher.server.close()
     if config.reasoning_budget == "answers":
-        from .data import answers_only
+        from ..data import answers_only
 
         rows = answers_only(rows, "redteam failures")
     return rows
@@ -308,8 +298,8 @@ def hardening_rows(config: GRConfig, failures: list) -> list:
 def harden(config: GRConfig, guard: Path, failures: list, out: Path) -> Path:
     """R-SFT of the guard's adapter on the failures (plus as many of its own training rows, so it does not forget
     the rest: ``redteam_replay_ratio``); resumable as R-SFT is."""
-    from .models import load_model
-    from .rsft import train_rsft
+    from ..models import load_model
+    from ..rsft import train_rsft
 
     if is_complete(out / "adapter"):
         return out / "adapter"
