@@ -78,7 +78,7 @@ def _guarded_config(args, config_field: str):
 
 def cmd_modpo(args) -> int:
     """Chapter 09: MODPO's helpful/safe front, cost judged by the run's guard; the last line is the front as JSON."""
-    from .modpo_sweep import public_json, run_modpo
+    from .modpo import public_json, run_modpo
 
     config = _guarded_config(args, config_field="modpo_guard_adapter")
     summary = run_modpo(config, force=args.force)

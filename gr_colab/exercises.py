@@ -263,7 +263,7 @@ def check_09(answer) -> str:
 
     import torch
 
-    from .modpo import modpo_loss
+    from .modpo.trainer import modpo_loss
 
     t = lambda x: torch.tensor([float(x)])  # noqa: E731
     expected = modpo_loss(t(2.0), t(0.0), t(0.0), t(0.0), t(0.3), t(-0.2), beta=0.1, w=0.5).item()

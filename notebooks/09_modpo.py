@@ -55,11 +55,11 @@ config, env = colab.start(PRESET, OVERRIDES, notebook="09_modpo", needs=[])
 # The guard that judges cost is your run's HS-DPO adapter, or its R-SFT adapter (trained here if the run has none).
 
 # %%
-from gr_colab import modpo_sweep
+from gr_colab import modpo
 from gr_colab.pipeline import run_stage
 for stage in ["prepare", "rsft"]:  # skipped when notebooks 03-06 already ran in this run folder
     run_stage(config, stage)
-guard = modpo_sweep.guard_adapter(config)
+guard = modpo.guard_adapter(config)
 guard
 
 # %% [markdown]
@@ -68,7 +68,7 @@ guard
 
 # %%
 import pandas as pd
-train, held, report = modpo_sweep.prepare_data(config)
+train, held, report = modpo.prepare_data(config)
 print(report)
 pd.DataFrame(train[:4])
 
@@ -79,23 +79,23 @@ pd.DataFrame(train[:4])
 # them).
 
 # %%
-safe_rows, guard_labels = modpo_sweep.safety_rows(config, train, guard)
-rewards = modpo_sweep.train_rewards(config, train, safe_rows)
+safe_rows, guard_labels = modpo.safety_rows(config, train, guard)
+rewards = modpo.train_rewards(config, train, safe_rows)
 guard_labels
 
 # %% [markdown]
 # The margins: the frozen safety reward of each "better" pair's chosen and rejected answer, computed once.
 
 # %%
-pairs = modpo_sweep.margins(config, train, rewards["safety"])
+pairs = modpo.margins(config, train, rewards["safety"])
 pd.DataFrame(pairs)[["chosen", "rejected", "margin_chosen", "margin_rejected"]].head()
 
 # %% [markdown]
 # Step 2: one MODPO model per `w` (helpfulness weight `w`, safety weight `1 - w`), each from the same base.
 
 # %%
-adapters = modpo_sweep.sweep(config, pairs)
-summary = modpo_sweep.run_modpo(config)  # answers, scores and the front (the trained adapters are reused)
+adapters = modpo.sweep(config, pairs)
+summary = modpo.run_modpo(config)  # answers, scores and the front (the trained adapters are reused)
 
 # %% [markdown]
 # ## Results

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from gr_colab.data import DataError
-from gr_colab.modpo import MARGIN_CHOSEN, MARGIN_REJECTED, MODPOTrainer, implicit_rewards, modpo_loss
-from gr_colab.modpo_data import load_saferlhf, preference_pairs, relabel_safer, split_rows
+from gr_colab.modpo import load_saferlhf, preference_pairs, relabel_safer, split_rows
+from gr_colab.modpo.trainer import MARGIN_CHOSEN, MARGIN_REJECTED, MODPOTrainer, implicit_rewards, modpo_loss
 
 from conftest import SAMPLE
 
@@ -128,7 +128,7 @@ def test_implicit_reward_is_beta_times_the_log_ratio():
     _move_policy(model)
     prompts = [[{"role": "user", "content": "hi there"}], "plain prompt: "]
     got = implicit_rewards(model, tok, "default", prompts, ["hello", "ok"], beta=0.5)
-    from gr_colab.modpo import completion_logps
+    from gr_colab.modpo.trainer import completion_logps
     from trl.trainer.utils import use_adapter
 
     with use_adapter(model, None):
@@ -229,7 +229,7 @@ def test_exercise_checker_rejects_a_wrong_answer(capsys):
 def swept(tmp_path_factory):
     """A short R-SFT guard, then the whole chapter (guard labels, both DPO steps, margins, three w, the front)."""
     from gr_colab.config import GRConfig
-    from gr_colab.modpo_sweep import run_modpo
+    from gr_colab.modpo import run_modpo
     from gr_colab.pipeline import run_stage
 
     cfg = GRConfig.load("cpu-tiny", run_dir=str(tmp_path_factory.mktemp("modpo")), rsft_max_steps=10,
@@ -298,7 +298,7 @@ def test_cli_last_line_is_the_front_as_json(swept, capsys):
 
 
 def test_a_judge_that_gives_one_verdict_is_flagged():
-    from gr_colab.modpo_sweep import judge_warnings
+    from gr_colab.modpo import judge_warnings
 
     alike = [{"verdict": "unharmful"}] * 4 + [{"verdict": None}]
     assert judge_warnings(alike) == ["the guard judged all 4 parsed answers 'unharmful': harmful_rate cannot tell "

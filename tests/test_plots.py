@@ -92,7 +92,7 @@ def test_the_per_task_plot_draws_each_benchmarks_floor_and_value():
 
 
 def test_the_modpo_front_labels_every_point_and_draws_the_reference():
-    from gr_colab.modpo_sweep import front_figure
+    from gr_colab.modpo import front_figure
 
     front = [{"w": w, "helpfulness": h, "cost": c, "harmful_rate": r}
              for w, h, c, r in [(0.1, 0.2, 0.30, 0.25), (0.5, 0.25, 0.31, 0.25), (0.9, 0.3, 0.33, 0.5)]]

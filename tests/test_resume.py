@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow
 PRELUDE = """
 import json, os, signal, sys
 from pathlib import Path
-from gr_colab import hsdpo, modpo, rsft, training
+from gr_colab import hsdpo, rsft, training
+from gr_colab.modpo import trainer as modpo_trainer
 from gr_colab.config import GRConfig
 
 KILL = json.loads(os.environ.get("KILL_AT") or "null")  # [output_dir, step]: SIGKILL after that checkpoint
@@ -41,7 +42,7 @@ def callbacks():
     return _kit_callbacks() + [KillAfterSave()]
 
 
-for module in (training, rsft, hsdpo, modpo):  # the trainers bound the name at import
+for module in (training, rsft, hsdpo, modpo_trainer):  # the trainers bound the name at import
     module.callbacks = callbacks
 RUN = Path(sys.argv[1])
 cfg = GRConfig.load("cpu-tiny", run_dir=str(RUN), logging_steps=1, save_steps=1, save_total_limit=20,
@@ -63,12 +64,12 @@ print("DONE", r.global_step, getattr(r, "resumed_from", None))
 """, [("hsdpo/checkpoints", 2)], ["hsdpo/adapter"]),
     # MODPO: step 1 (the safety reward, then the helpfulness judge), the margins, then the sweep over two w
     "modpo": ("""
-from gr_colab import modpo_sweep
+from gr_colab import modpo
 cfg = cfg.replace(modpo_weights=[0.5, 1.0], modpo_max_steps=3, modpo_batch_size=2, modpo_eval_prompts=2)
-train, held, _ = modpo_sweep.prepare_data(cfg)
-rewards = modpo_sweep.train_rewards(cfg, train, train)
-pairs = modpo_sweep.margins(cfg, train, rewards["safety"])
-print("DONE", modpo_sweep.sweep(cfg, pairs))
+train, held, _ = modpo.prepare_data(cfg)
+rewards = modpo.train_rewards(cfg, train, train)
+pairs = modpo.margins(cfg, train, rewards["safety"])
+print("DONE", modpo.sweep(cfg, pairs))
 """, [("modpo/reward_helpful/checkpoints", 1), ("modpo/w_1/checkpoints", 2)],
         ["modpo/reward_safety/adapter", "modpo/reward_helpful/adapter", "modpo/w_0.5/adapter", "modpo/w_1/adapter"]),
     # the red-team proposer: its supervised warm-up, then one DPO on pairs of its own few-shot prompts

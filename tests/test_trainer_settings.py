@@ -5,9 +5,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from gr_colab import hsdpo, modpo, redteam
+from gr_colab import hsdpo, redteam
 from gr_colab.config import GRConfig
-from gr_colab.modpo import MARGIN_CHOSEN, MARGIN_REJECTED
+from gr_colab.modpo import trainer as modpo
+from gr_colab.modpo.trainer import MARGIN_CHOSEN, MARGIN_REJECTED
 
 from test_hsdpo_loss import _one_thread, _peft_model, _tokenizer  # noqa: F401  (a fixture, and the tiny model)
 

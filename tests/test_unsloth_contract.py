@@ -43,7 +43,7 @@ def colab_with(monkeypatch, gpu, twin_path, gemma_path):
     monkeypatch.setitem(sys.modules, "unsloth.chat_templates", chat)
     for name, cls in unsloth_trainers().items():
         monkeypatch.setattr(trl, name, cls)
-    for name in ("gr_colab.hsdpo", "gr_colab.modpo"):
+    for name in ("gr_colab.hsdpo", "gr_colab.modpo.trainer"):
         monkeypatch.delitem(sys.modules, name, raising=False)
     return calls
 

@@ -1,6 +1,6 @@
 """Preference rows in PKU-SafeRLHF's shape for chapter 09 (MODPO): load, validate, split, turn into pairs.
 
-Data layer: no torch, no model. A row is ``{prompt, response_0, response_1, better_response_id,
+The chapter's data: no torch, no model. A row is ``{prompt, response_0, response_1, better_response_id,
 safer_response_id}`` (PKU-SafeRLHF-10K also has ``is_response_0_safe`` / ``is_response_1_safe``, kept when present):
 two answers to one prompt, one id saying which answer annotators found more helpful ("better") and one saying
 which is less harmful ("safer"). Sources: a JSON/JSONL file (the bundled ``sample_data/modpo`` sample), a folder
@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from .data import DataError, LoadedRows, _collect, read_records
+from ..data import DataError, LoadedRows, _collect, read_records
 
 HUB_ID = "PKU-Alignment/PKU-SafeRLHF-10K"
 SAMPLE = "sample_data/modpo/saferlhf_sample.jsonl"

@@ -1,6 +1,6 @@
 """MODPO (arXiv 2310.03708): a chat model trained for helpfulness with a safety reward as a margin, on stock TRL.
 
-Stage. Multi-objective DPO in two steps, as the paper's safety recipe (code ZHZisZZ/modpo, BeaverTails script):
+The trainer. Multi-objective DPO in two steps, as the paper's safety recipe (code ZHZisZZ/modpo, BeaverTails script):
 
 1. **the safety reward**: DPO on the "safer" preferences gives an adapter whose implicit reward
    ``r_safe(x, y) = beta * (log p_safe(y|x) - log p_ref(y|x))`` (summed log-probs, ``p_ref`` the same base with the
@@ -19,7 +19,7 @@ TRL has no MODPO and no margin column. :class:`MODPOTrainer` extends ``DPOTraine
 ``compute_loss`` (the log-probabilities from :class:`gr_colab.hsdpo.KitDPOLoss`, the same on trl 1.14.2 and
 1.15.0); the margins travel as per-pair columns with :class:`gr_colab.hsdpo.PerPairColumns` (the same
 plumbing as HS-DPO's weights). The safety adapter is frozen, so the margins are computed once, before any training,
-and reused for every ``w`` of the sweep (:func:`compute_margins`). The sweep itself is :mod:`gr_colab.modpo_sweep`.
+and reused for every ``w`` of the sweep (:func:`compute_margins`). The chapter's run (the sweep over ``w``) is :mod:`gr_colab.modpo.run`.
 """
 from __future__ import annotations
 
@@ -31,9 +31,9 @@ import torch.nn.functional as F
 from trl import DPOTrainer
 from trl.trainer.utils import selective_log_softmax, use_adapter
 
-from .hsdpo import KitDPOLoss, PerPairColumns
-from .trainer_settings import DPOSettings
-from .training import callbacks, dpo_args, finish, preference_rows
+from ..hsdpo import KitDPOLoss, PerPairColumns
+from ..trainer_settings import DPOSettings
+from ..training import callbacks, dpo_args, finish, preference_rows
 
 MARGIN_CHOSEN, MARGIN_REJECTED = "margin_chosen", "margin_rejected"
 
@@ -121,7 +121,7 @@ def prompt_and_completion_ids(tokenizer, prompt: Union[str, list], completion: s
     """Token ids of a prompt and of its completion as a DPO trainer sees them: a chat prompt (a list of messages)
     through the tokenizer's own template, the completion being what the full conversation adds (its end-of-turn
     included); a plain-string prompt gets the completion and the end-of-text token appended."""
-    from .generate import encode_text  # the kit's one rule for a leading BOS in an already rendered text
+    from ..generate import encode_text  # the kit's one rule for a leading BOS in an already rendered text
 
     if isinstance(prompt, str):
         prompt_ids = encode_text(tokenizer, prompt)
@@ -208,8 +208,8 @@ def dpo_settings(config) -> DPOSettings:
 
 def train_reward(config, pairs: list[dict], out_dir: Union[str, Path]):
     """Step 1 (and the helpfulness judge): DPO of a fresh adapter on ``pairs`` with the kit's DPO trainer."""
-    from .hsdpo import train_hsdpo
-    from .models import load_model
+    from ..hsdpo import train_hsdpo
+    from ..models import load_model
 
     loaded = load_model(config)
     return train_hsdpo(config, loaded, pairs, out_dir, settings=dpo_settings(config))
@@ -220,9 +220,9 @@ def train_modpo(config, pairs: list[dict], w: float, out_dir: Union[str, Path]) 
     complete checkpoint in ``out/checkpoints``; saves ``out/adapter``."""
     from datasets import Dataset
 
-    from .hsdpo import load_trained_adapter
-    from .models import load_model
-    from .training import resume_point
+    from ..hsdpo import load_trained_adapter
+    from ..models import load_model
+    from ..training import resume_point
 
     if not pairs:
         raise ValueError("MODPO needs at least one preference pair")

@@ -1,12 +1,12 @@
 """Chapter 09 end to end: a chat model both helpful and safe with MODPO, judged by the student's own guard.
 
-Stage. ``run_modpo(config)`` runs, under ``run_dir/modpo``, each step skipped when its files are there (a Colab
+The chapter's run. ``run_modpo(config)`` runs, under ``run_dir/modpo``, each step skipped when its files are there (a Colab
 disconnect costs only the step that was running):
 
 1. **data**: PKU-SafeRLHF-shaped rows (``modpo_data``), split 90/10 with seed ``seed`` as the MODPO code does; the
    held-out prompts are the ones every model answers. With ``modpo_safety_labels`` ``guard`` or ``guard-strict``,
    the guard judges both answers of every training row and its verdicts replace the dataset's "safer" ids
-   (:func:`gr_colab.modpo_data.relabel_safer` says what happens to ties and unparsed verdicts);
+   (:func:`gr_colab.modpo.data.relabel_safer` says what happens to ties and unparsed verdicts);
 2. **rewards**: DPO on the "safer" pairs (the safety reward, MODPO's step 1) and on the "better" pairs (the
    helpfulness judge of this chapter: its implicit reward measures how much a model's answer moved towards what
    the helpfulness annotators preferred);
@@ -28,16 +28,13 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from .config import GRConfig
-from .runs import MARKER, is_complete, mark_complete, read_marker
-from .runtime import REPO_ROOT, atomic_write_json, read_jsonl, write_jsonl
-from .modpo_data import load_saferlhf, policy_prompt_text, preference_pairs, relabel_safer, split_rows
+from ..config import GRConfig
+from ..runs import MARKER, is_complete, mark_complete, read_marker
+from ..runtime import REPO_ROOT, atomic_write_json, read_jsonl, write_jsonl
+from .data import load_saferlhf, policy_prompt_text, preference_pairs, relabel_safer, split_rows
 
+STAGE = "modpo"
 FRONT_KEYS = ("w", "helpfulness", "cost", "harmful_rate")
-
-
-def stage_dir(config: GRConfig) -> Path:
-    return config.layout.stage("modpo")
 
 
 def _done(adapter_parent: Path) -> bool:
@@ -57,10 +54,10 @@ def guard_adapter(config: GRConfig) -> Path:
 def judge(config: GRConfig, guard_dir: Path, pairs: list, out_path: Path) -> list:
     """The guard's response-harmfulness verdict (``harmful``, ``unharmful`` or None: unparsed) for each
     (prompt, answer); its raw outputs go to ``out_path`` (resumable, like every generation in the kit)."""
-    from .generate import GenerationSettings, run_predictions
-    from .models import load_model
-    from .prompts import format_input
-    from .traces import parse_trace
+    from ..generate import GenerationSettings, run_predictions
+    from ..models import load_model
+    from ..prompts import format_input
+    from ..traces import parse_trace
 
     if config.task_format != "guardreasoner":
         raise ValueError("MODPO's cost reads the guard's Task 3 answer: task_format must be guardreasoner")
@@ -77,7 +74,7 @@ def judge(config: GRConfig, guard_dir: Path, pairs: list, out_path: Path) -> lis
 
 # --- the steps -------------------------------------------------------------------------------------------------
 def prepare_data(config: GRConfig) -> tuple[list, list, str]:
-    out = stage_dir(config) / "data"
+    out = config.layout.stage(STAGE) / "data"
     if (out / "train.jsonl").exists() and (out / "held.jsonl").exists():
         train, held = read_jsonl(out / "train.jsonl"), read_jsonl(out / "held.jsonl")
         return train, held, f"{len(train)} training and {len(held)} held-out rows, prepared before in {out}"
@@ -94,7 +91,7 @@ def safety_rows(config: GRConfig, train: list, guard_dir: Path) -> tuple[list, O
     """The rows whose "safer" ids train the safety reward: the dataset's, or the guard's (see relabel_safer)."""
     if config.modpo_safety_labels == "dataset":
         return train, None
-    out = stage_dir(config) / "safety_labels"
+    out = config.layout.stage(STAGE) / "safety_labels"
     pairs = [(r["prompt"], r[f"response_{k}"]) for r in train for k in (0, 1)]
     flat = judge(config, guard_dir, pairs, out / "guard_predictions.jsonl")
     rows, summary = relabel_safer(train, list(zip(flat[0::2], flat[1::2])), config.modpo_safety_labels)
@@ -107,9 +104,9 @@ def safety_rows(config: GRConfig, train: list, guard_dir: Path) -> tuple[list, O
 
 
 def train_rewards(config: GRConfig, train: list, safe_rows: list) -> dict:
-    from .modpo import train_reward
+    from .trainer import train_reward
 
-    out = stage_dir(config)
+    out = config.layout.stage(STAGE)
     fmt = config.prompt_format
     for name, rows, dimension in (("reward_safety", safe_rows, "safer"), ("reward_helpful", train, "better")):
         if not _done(out / name):
@@ -119,10 +116,10 @@ def train_rewards(config: GRConfig, train: list, safe_rows: list) -> dict:
 
 
 def margins(config: GRConfig, train: list, safety_dir: Path) -> list:
-    from .modpo import compute_margins
-    from .models import load_model
+    from ..models import load_model
+    from .trainer import compute_margins
 
-    path = stage_dir(config) / "margins.jsonl"
+    path = config.layout.stage(STAGE) / "margins.jsonl"
     if path.exists():
         return read_jsonl(path)
     print("== MODPO: safety margins of the 'better' pairs (once, with the frozen safety reward)")
@@ -133,11 +130,11 @@ def margins(config: GRConfig, train: list, safety_dir: Path) -> list:
 
 
 def sweep(config: GRConfig, pairs: list) -> dict:
-    from .modpo import train_modpo
+    from .trainer import train_modpo
 
     adapters = {}
     for w in config.modpo_weights:
-        out = stage_dir(config) / variant_name(w)
+        out = config.layout.stage(STAGE) / variant_name(w)
         if not _done(out):
             print(f"== MODPO: w = {w:g} (helpfulness {w:g}, safety {1 - w:g})")
             train_modpo(config, pairs, w, out)
@@ -147,15 +144,15 @@ def sweep(config: GRConfig, pairs: list) -> dict:
 
 def answers(config: GRConfig, held: list, adapters: dict) -> dict:
     """Greedy answers to the held-out prompts: ``{variant: [{id, prompt, response}]}``, reference first."""
-    from .generate import GenerationSettings, generate
-    from .models import load_model, render_prompt
+    from ..generate import GenerationSettings, generate
+    from ..models import load_model, render_prompt
 
     prompts = [r["prompt"] for r in held[:config.modpo_eval_prompts]]
     settings = GenerationSettings(max_new_tokens=config.modpo_max_new_tokens, batch_size=config.gen_batch_size,
                                   seed=config.seed)
     out = {}
     for variant, adapter in [("reference", None)] + [(variant_name(w), a) for w, a in adapters.items()]:
-        path = stage_dir(config) / "answers" / f"{variant}.jsonl"
+        path = config.layout.stage(STAGE) / "answers" / f"{variant}.jsonl"
         if not path.exists():
             loaded = load_model(config, adapter=adapter, trainable=False)
             texts = [render_prompt(loaded.tokenizer, policy_prompt_text(p, config.prompt_format),
@@ -170,10 +167,10 @@ def answers(config: GRConfig, held: list, adapters: dict) -> dict:
 
 def score(config: GRConfig, by_variant: dict, rewards: dict, guard_dir: Path) -> list:
     """One row per answer: its helpfulness and safety rewards and the guard's verdict."""
-    from .modpo import implicit_rewards, scoring_batch
-    from .models import load_model
+    from ..models import load_model
+    from .trainer import implicit_rewards, scoring_batch
 
-    path = stage_dir(config) / "scores.jsonl"
+    path = config.layout.stage(STAGE) / "scores.jsonl"
     if path.exists():
         return read_jsonl(path)
     rows = [{"variant": v, **a} for v, items in by_variant.items() for a in items]
@@ -186,7 +183,7 @@ def score(config: GRConfig, by_variant: dict, rewards: dict, guard_dir: Path) ->
     helpful = implicit_rewards(judge_model.model, judge_model.tokenizer, "helpful", prompts, responses, **kwargs)
     del judge_model
     verdicts = judge(config, guard_dir, [(r["prompt"], r["response"]) for r in rows],
-                     stage_dir(config) / "guard" / "answers_judged.jsonl")
+                     config.layout.stage(STAGE) / "guard" / "answers_judged.jsonl")
     for r, s, h, v in zip(rows, safety, helpful, verdicts):
         r.update(safety_reward=round(s, 6), helpfulness=round(h, 6), verdict=v)
     write_jsonl(path, rows)
@@ -224,7 +221,7 @@ def front_figure(result: dict, run: str = ""):
     labelled with its w and values (offsets alternate so neighbours do not collide); the reference model (base/SFT:
     what no MODPO gives) is a star and dashed lines on both axes; the title names the run and the held-out prompts
     (:mod:`gr_colab.plots`: the Figure API)."""
-    from .plots import figure
+    from ..plots import figure
 
     fig, axes = figure(11, 4.6, ncols=2)
     ref, pts = result["reference"], result["front"]
@@ -258,7 +255,7 @@ def front_figure(result: dict, run: str = ""):
 def plot_front(result: dict, path: Path, run: Optional[str] = None) -> Path:
     """:func:`front_figure` saved to ``path``; the run is ``run``, else the run folder of
     ``<run_dir>/modpo/front.png``."""
-    from .plots import save
+    from ..plots import save
 
     return save(front_figure(result, run or Path(path).resolve().parent.parent.name), path)
 
@@ -272,7 +269,7 @@ def public_json(summary: dict) -> dict:
 # --- the stage -------------------------------------------------------------------------------------------------
 def run_modpo(config: GRConfig, force: bool = False) -> dict:
     """Every step above, then ``front.json``, ``front.png`` and the stage's marker; returns the summary."""
-    out = stage_dir(config)
+    out = config.layout.stage(STAGE)
     if is_complete(out) and not force:
         print(f"== modpo: already complete, skipped ({out / MARKER})")
         return read_marker(out)
@@ -290,7 +287,7 @@ def run_modpo(config: GRConfig, force: bool = False) -> dict:
         print(f"== modpo: warning: {warning}")
     atomic_write_json(out / "front.json", result)
     png = plot_front(result, out / "front.png")
-    summary = {"stage": "modpo", **result,
+    summary = {"stage": STAGE, **result,
                "guard": str(guard_dir), "train_pairs": len(train), "eval_prompts": len(rows) // (1 + len(adapters)),
                "safety_labels": labels or "dataset", "plot": str(png)}
     return mark_complete(out, summary)
