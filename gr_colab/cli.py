@@ -37,10 +37,12 @@ def _config(args):
 def cmd_score(args) -> int:
     """Score prediction files (``{label, predict}`` JSONL) as the paper does."""
     from .evaluate import score_file
+    from .guards import score_guard_file
 
     results = []
     for path in args.files:
-        s = score_file(path, args.task, args.mode, guard=args.guard)
+        s = score_guard_file(path, args.guard, args.task, args.mode) if args.guard else score_file(path, args.task,
+                                                                                                     args.mode)
         print(f"{path}: F1 {s.f1:.2f}  parse rate {s.parse_rate:.1%}  ({s.rows} rows, {s.parse_failures} parse "
               f"failures, {s.dropped} dropped)")
         results.append({"file": path, "f1": round(s.f1, 4), "parse_rate": round(s.parse_rate, 4), "rows": s.rows,
@@ -254,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True, choices=["prompt", "response", "refusal"])
     p.add_argument("--mode", default="official", choices=["official", "corrected"])
     p.add_argument("--guard", help="the files hold a ready guard's raw outputs (e.g. qwen3guard-gen-0.6b): read them "
-                   "with its parser (gr_colab.guards)")
+                   "with its parser (gr_colab.guards.parsers)")
     p.set_defaults(func=cmd_score)
     p = sub.add_parser("serve", help="serve an exported GGUF guard over HTTP (llama.cpp)")
     p.add_argument("--gguf", help="the exported guard, e.g. runs/t4-270m/export/gguf/*-q4_k_m.gguf")

@@ -107,21 +107,13 @@ def benchmark_items(bench: Benchmark, limit: Optional[int] = None, **where) -> l
     return [{"id": i, **row} for i, row in enumerate(loaded.rows)]
 
 
-def score_file(path: Union[str, Path], task: str, mode: str = "official", name: str = "",
-               guard: Optional[str] = None, controversial: str = "strict") -> Score:
-    """Score a ``{label, predict}`` file; with ``guard`` (a ready guard's name) ``predict`` holds that guard's raw
-    output, read by its parser (:mod:`gr_colab.guards`) into the kit's Answers block first: the same metric."""
+def score_file(path: Union[str, Path], task: str, mode: str = "official", name: str = "") -> Score:
+    """Score a ``{label, predict}`` file (a ready guard's raw outputs: :func:`gr_colab.guards.score_guard_file`)."""
     from .runtime import read_jsonl
 
     if not Path(path).exists():
         raise FileNotFoundError(f"{path}: no such prediction file")
-    rows = read_jsonl(path)
-    if guard is not None:
-        from .guards import to_prediction
-
-        task = canonical_task(task)
-        rows = [{**r, "predict": to_prediction(guard, r.get("predict"), task, controversial)} for r in rows]
-    return score_predictions(rows, task, mode, name=name or Path(path).parent.name)
+    return score_predictions(read_jsonl(path), task, mode, name=name or Path(path).parent.name)
 
 
 @dataclass

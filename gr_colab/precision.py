@@ -2,7 +2,7 @@
 
 Config layer, beside the config it reads (no torch at import). Everything that trains (``training.device_args``), loads (``models``), reports
 (``colab.setup``, ``LoadedModel.describe``), plans memory (``plan``) or runs a reference forward pass (``export``,
-``ready_guards``) asks :func:`decide`, so the kit cannot ask for bf16 in one place and load fp16 in another.
+``guards.ready``) asks :func:`decide`, so the kit cannot ask for bf16 in one place and load fp16 in another.
 
 Two facts from the pinned libraries' source decide it:
 

@@ -87,12 +87,12 @@ demo
 # %% [markdown]
 # ### Opt-in, Colab GPU only: your guard beside Llama Guard 3 1B and Qwen3Guard-Gen-0.6B
 # The same benchmarks and the same metric: each ready guard is prompted as its model card says and its output is
-# read into the paper's words by `gr_colab.guards`. Each guard is another evaluation's worth of generations, so the
+# read into the paper's words by `gr_colab.guards.parsers`. Each guard is another evaluation's worth of generations, so the
 # cell runs only with `compare_ready_guards=True` in `OVERRIDES` (it prints that it skipped otherwise). Llama Guard 3
 # is gated (accept its license on the Hub and add `HF_TOKEN` first) and has no refusal task. See `docs/guards.md`.
 
 # %%
-from gr_colab.ready_guards import compare_with_ready_guards
+from gr_colab.guards import compare_with_ready_guards
 side = compare_with_ready_guards(config, reports["rsft"])  # None when skipped (compare_ready_guards is False)
 pd.DataFrame(side) if side else None
 

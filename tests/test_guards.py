@@ -165,14 +165,15 @@ def test_raw_outputs_score_with_the_papers_metric_failures_included():
     assert (official.tp, official.fp, official.fn, official.tn) == (1, 3, 1, 1) and official.dropped == 1
 
 
-def test_score_file_reads_a_guards_raw_outputs(tmp_path):
+def test_score_guard_file_reads_a_guards_raw_outputs(tmp_path):
     from gr_colab.evaluate import score_file
+    from gr_colab.guards import score_guard_file
 
     path = tmp_path / "preds.jsonl"
     rows = [{"label": "harmful", "predict": "\n\nunsafe\nS2"}, {"label": "unharmful", "predict": "\n\nsafe"},
             {"label": "harmful", "predict": "\n\nsafe"}]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    s = score_file(path, "prompt", "corrected", guard="llama-guard-3-1b")
+    s = score_guard_file(path, "llama-guard-3-1b", "prompt", "corrected")
     assert (s.tp, s.fn, s.tn, s.fp) == (1, 1, 1, 0) and s.parse_rate == 1.0
     assert score_file(path, "prompt", "corrected").parse_rate == 0.0  # without the guard's parser nothing reads
 
@@ -208,7 +209,7 @@ class StandInQwen3Guard:
 def test_evaluate_runs_a_ready_guard_with_the_same_metric(tmp_path, capsys):
     from gr_colab.config import GRConfig
     from gr_colab.evaluate import benchmark_items, find_benchmarks
-    from gr_colab.ready_guards import evaluate_guard
+    from gr_colab.guards import evaluate_guard
     from gr_colab.prompts import split_input
 
     cfg = GRConfig.load("cpu-tiny", run_dir=str(tmp_path), eval_limit=6)
@@ -250,9 +251,9 @@ def test_a_real_model_runs_through_the_guard_harness(twin, tmp_path):
     """The twin stands in for a ready guard's weights: its calls are rendered by its own chat template and generated
     by the kit's batched generator; its (random) outputs do not parse and are counted as failures, not lost."""
     from gr_colab.config import GRConfig
-    from gr_colab.ready_guards import evaluate_guard
+    from gr_colab.guards import evaluate_guard
     from gr_colab.generate import GenerationSettings
-    from gr_colab.ready_guards import loaded_generate_fn, render_call
+    from gr_colab.guards import loaded_generate_fn, render_call
 
     call = guard_calls("qwen3guard-gen-0.6b", "hi there", None, "request")[0]
     assert render_call(twin.tokenizer, call) == twin.tokenizer.apply_chat_template(call.messages, tokenize=False)
@@ -271,7 +272,7 @@ def test_a_real_model_runs_through_the_guard_harness(twin, tmp_path):
 def test_the_notebook_comparison_skips_cleanly_on_the_cpu_twin(capsys):
     from gr_colab.config import GRConfig
     from gr_colab.evaluate import Report
-    from gr_colab.ready_guards import compare_with_ready_guards
+    from gr_colab.guards import compare_with_ready_guards
 
     assert compare_with_ready_guards(GRConfig.load("cpu-tiny"), Report([])) is None  # opt-in: off by default
     assert "skipped: the ready-guard comparison is opt-in" in capsys.readouterr().out
@@ -282,7 +283,7 @@ def test_the_notebook_comparison_skips_cleanly_on_the_cpu_twin(capsys):
 def test_side_by_side_puts_each_guard_in_a_column():
     from gr_colab.metrics import Score
     from gr_colab.evaluate import Report
-    from gr_colab.ready_guards import side_by_side
+    from gr_colab.guards import side_by_side
 
     def score(f1, name="SimpleSafetyTests", task="request"):
         return Score(task, "corrected", f1, 10, 10, 10, 0, 0, 0, 0, 0, 0, name=name)
@@ -299,7 +300,7 @@ def test_the_default_loader_runs_a_local_folder_and_explains_a_gated_failure(twi
     here); a guard the Hub cannot give (offline here, gated on Colab without a token) is a clear RuntimeError."""
     import dataclasses
 
-    from gr_colab.ready_guards import hf_generate_fn
+    from gr_colab.guards import hf_generate_fn
 
     spec = dataclasses.replace(get_guard("qwen3guard-gen-0.6b"), hub_id=twin.model_path, max_new_tokens=4)
     gen = hf_generate_fn(spec, batch_size=2)
@@ -311,7 +312,7 @@ def test_the_default_loader_runs_a_local_folder_and_explains_a_gated_failure(twi
         hf_generate_fn(gated)
 
 
-def test_the_parsers_are_formats_layer_no_torch():
+def test_the_guards_package_and_its_parsers_import_no_torch():
     import subprocess
     import sys
 

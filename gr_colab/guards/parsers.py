@@ -1,11 +1,12 @@
 """Ready guards on the kit's harness: how each is prompted, and how its output maps to the paper's three tasks.
 
-Formats layer: pure Python, no torch. A student compares the guard they trained with guards they could download;
-for the comparison to mean anything, every guard is scored by the same metric on the same benchmark rows. Each ready
-guard answers in its own shape (``safe``/``unsafe S1``, ``Safety: Unsafe``, ``Harmful request: yes``, a first token
-``Yes``, ``<score> yes </score>``); the parsers here turn that shape into the kit's labels (``harmful``/``unharmful``,
-``refusal``/``compliance``), and :func:`answers_text` writes them as the kit's own ``Answers:`` block, so the
-paper's metric (:mod:`gr_colab.metrics`, official and corrected) scores them unchanged, parse failures included.
+Pure Python, no torch (a forbidden-import contract keeps it so). A student compares the guard they trained with guards
+they could download; for the comparison to mean anything, every guard is scored by the same metric on the same
+benchmark rows. Each ready guard answers in its own shape (``safe``/``unsafe S1``, ``Safety: Unsafe``, ``Harmful
+request: yes``, a first token ``Yes``, ``<score> yes </score>``); the parsers here turn that shape into the kit's
+labels (``harmful``/``unharmful``, ``refusal``/``compliance``), and :func:`answers_text` writes them as the kit's own
+``Answers:`` block, so the paper's metric (:mod:`gr_colab.metrics`, official and corrected) scores them unchanged,
+parse failures included.
 
 How each guard's prompt is built (from each model card's documented usage):
 
@@ -33,7 +34,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .prompts import ANSWER_KEYS, TASK_LABELS
+from ..prompts import ANSWER_KEYS, TASK_LABELS
 
 TASKS = tuple(TASK_LABELS)  # request, completion, response
 

@@ -1,6 +1,6 @@
 """Running ready guards (Llama Guard 3, Qwen3Guard-Gen, WildGuard, ShieldGemma, Granite Guardian) on the benchmarks.
 
-Stage. :mod:`gr_colab.guards` says how each is prompted and read; this module loads one from the Hub with
+The harness. :mod:`gr_colab.guards.parsers` says how each is prompted and read; this module loads one from the Hub with
 transformers, renders its calls with its own tokenizer (chat template and the card's template arguments, or
 WildGuard's fixed string), generates greedily with the kit's batched generator, and writes the official
 ``{id, prompt, label, predict}`` rows: ``predict`` is the Answers block the raw output parses to, ``raw`` the output
@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 from typing import Callable, Optional, Union
 
-from .guards import GuardCall, GuardSpec, get_guard, guard_calls, to_prediction
-from .prompts import split_input
-from .runtime import atomic_write_json, atomic_write_text
+from ..prompts import split_input
+from ..runtime import atomic_write_json, atomic_write_text
+from .parsers import GuardCall, GuardSpec, get_guard, guard_calls, to_prediction
 
 # The comparison notebook 04 offers on Colab: the student's guard against these two (small enough for a T4).
 NOTEBOOK_GUARDS = ("llama-guard-3-1b", "qwen3guard-gen-0.6b")
@@ -34,12 +34,12 @@ def hf_generate_fn(spec: Union[str, GuardSpec], config=None, batch_size: Optiona
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .generate import GenerationSettings
-    from .models import LoadedModel, prepare_tokenizer
+    from ..generate import GenerationSettings
+    from ..models import LoadedModel, prepare_tokenizer
 
     spec = spec if isinstance(spec, GuardSpec) else get_guard(spec)
     cuda = torch.cuda.is_available()
-    from .precision import decide, gpu_capability
+    from ..precision import decide, gpu_capability
 
     dtype = decide(spec.hub_id, "cuda" if cuda else "cpu", gpu_capability()).torch_dtype()
     try:
@@ -60,7 +60,7 @@ def hf_generate_fn(spec: Union[str, GuardSpec], config=None, batch_size: Optiona
 
 def loaded_generate_fn(loaded, settings) -> Callable:
     """``generate(calls) -> outputs`` over an already loaded model (greedy, the kit's batched generator)."""
-    from .generate import generate
+    from ..generate import generate
 
     def run(calls: list[GuardCall]) -> list[str]:
         texts = [render_call(loaded.tokenizer, c) for c in calls]
@@ -76,7 +76,7 @@ def run_guard_predictions(guard, generate_fn: Callable, items: list[dict], task:
     empty prediction, so the metric counts it as a failure rather than losing it; the count is printed."""
     from tqdm.auto import tqdm
 
-    from .runtime import read_jsonl, write_jsonl
+    from ..runtime import read_jsonl, write_jsonl
 
     spec = guard if isinstance(guard, GuardSpec) else get_guard(guard)
     out_path = Path(out_path)
@@ -149,10 +149,11 @@ def compare_with_ready_guards(config, student_report, guards=NOTEBOOK_GUARDS, be
 
 def evaluate_guard(config, guard: str, generate_fn=None, benchmarks: Optional[list[str]] = None,
                    controversial: str = "strict", progress: bool = True) -> "Report":
-    """A ready guard (:data:`gr_colab.guards.READY_GUARDS`) on the same benchmarks, scored by the same metric, into
-    ``run_dir/eval/<guard>/``; a benchmark whose task the guard lacks is skipped, and said. ``generate_fn(calls) ->
-    outputs`` runs the model (default: the guard from the Hub with transformers, :mod:`gr_colab.ready_guards`)."""
-    from .evaluate import TASK_TITLES, benchmark_items, find_benchmarks, score_run
+    """A ready guard (:data:`~gr_colab.guards.parsers.READY_GUARDS`) on the same benchmarks, scored by the same
+    metric, into ``run_dir/eval/<guard>/``; a benchmark whose task the guard lacks is skipped, and said.
+    ``generate_fn(calls) -> outputs`` runs the model (default: the guard from the Hub with transformers,
+    :func:`hf_generate_fn`)."""
+    from ..evaluate import TASK_TITLES, benchmark_items, find_benchmarks, score_run
 
     spec = get_guard(guard)
     out = config.layout.eval_dir(spec.name)
@@ -172,3 +173,18 @@ def evaluate_guard(config, guard: str, generate_fn=None, benchmarks: Optional[li
     atomic_write_json(out / "report.json", report.to_json())
     atomic_write_text(out / "report.md", report.markdown())
     return report
+
+
+def score_guard_file(path: Union[str, Path], guard: str, task: str, mode: str = "official", name: str = "",
+                     controversial: str = "strict"):
+    """Score a ``{label, predict}`` file whose ``predict`` holds a ready guard's raw output: its parser
+    (:mod:`gr_colab.guards.parsers`) reads each into the kit's Answers block first, then the paper's metric scores it
+    as :func:`gr_colab.evaluate.score_file` scores the student's."""
+    from ..metrics import canonical_task, score_predictions
+    from ..runtime import read_jsonl
+
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path}: no such prediction file")
+    task = canonical_task(task)
+    rows = [{**r, "predict": to_prediction(guard, r.get("predict"), task, controversial)} for r in read_jsonl(path)]
+    return score_predictions(rows, task, mode, name=name or Path(path).parent.name)
