@@ -107,9 +107,9 @@ def cmd_report(args) -> int:
 
 def cmd_serve(args) -> int:
     """The exported guard behind llama.cpp: /v1/moderate, and /v1/chat/completions in front of --upstream."""
-    from .guard_service import API_KEY_ENV
+    from .service.access import API_KEY_ENV
     from .runtime import secret
-    from .serve import serve
+    from .service.server import serve
 
     if bool(args.gguf) == bool(args.guard_url):
         raise ValueError("serve: give --gguf (the guard in llama.cpp, in this process) or --guard-url (a guard on an "

@@ -210,11 +210,11 @@ def _stops_for(where):
         summary = read_marker(where.layout.export)
         merged = Path(summary.get("merged") or where.layout.export / "merged")
         if not (merged / "config.json").is_file():
-            from .ollama_service import read_modelfile
+            from .ollama import read_modelfile
 
             adapter = summary.get("adapter") or where.layout.guard_adapter()
             tok = prepare_tokenizer(AutoTokenizer.from_pretrained(str(adapter)))
-            return tok, list(read_modelfile(where.layout.modelfile).modelfile.stops)
+            return tok, list(read_modelfile(where.layout.modelfile)[0].stops)
         where = merged
     tok = prepare_tokenizer(AutoTokenizer.from_pretrained(str(where)))
     return tok, stop_strings(tok, model_dir=where)

@@ -10,6 +10,7 @@ stops" report. Temperature 0: a classifier should give the same verdict twice.
 """
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,30 @@ def write_modelfile(tokenizer, gguf_path: Union[str, Path], out_dir: Union[str, 
         "check). "
         "`gr_colab.ollama.OllamaGuard` does this for you.\n")
     return path, commands
+
+
+_TEMPLATE = re.compile(r'^TEMPLATE """(.*?)"""', re.DOTALL | re.MULTILINE)
+_PARAM = re.compile(r'^PARAMETER (\w+) (.+)$', re.MULTILINE)
+
+
+def read_modelfile(path: Union[str, Path]) -> tuple[Modelfile, dict]:
+    """The Modelfile :func:`write_modelfile` writes, read back: (its FROM, TEMPLATE, stops, ``num_ctx`` and
+    ``num_predict``; every other PARAMETER, e.g. ``temperature``, by name). A ValueError names what is missing."""
+    text = Path(path).read_text(encoding="utf-8")
+    frm = re.search(r"^FROM (.+)$", text, re.MULTILINE)
+    tpl = _TEMPLATE.search(text)
+    if not frm or not tpl:
+        raise ValueError(f"{path}: a Modelfile needs a FROM line and a TEMPLATE \"\"\"...\"\"\" block")
+    stops, options = [], {}
+    for key, value in _PARAM.findall(text[:tpl.start()] + text[tpl.end():]):
+        value = value.strip()
+        if key == "stop":
+            stops.append(value[1:-1] if len(value) > 1 and value[0] == value[-1] == '"' else value)
+        else:
+            options[key] = float(value) if "." in value else int(value)
+    mf = Modelfile(frm.group(1).strip(), tpl.group(1), stops, int(options.pop("num_ctx", 4096)),
+                   int(options.pop("num_predict", 1024)))
+    return mf, options
 
 
 class OllamaGuard:

@@ -1,7 +1,7 @@
 """``gr-colab demo``: a playground to share. A Gradio page over the exported guard: a request and a response, the
 three verdicts in the paper's words, the reasoning, and examples from the benchmarks the kit ships.
 
-Face. The guard is the exported GGUF through the kit's llama.cpp :class:`gr_colab.serve.Moderator` (the prompt
+Face. The guard is the exported GGUF through the kit's llama.cpp :class:`gr_colab.service.Moderator` (the prompt
 rendered as Ollama renders it), or the run's adapter in transformers (:class:`HFGuard`); both answer
 ``{request, completion, response, reasoning, latency_ms}`` as ``/v1/moderate`` does. On Colab the page is
 launched with ``share=True`` (a public link to show someone); elsewhere on the machine's loopback. Gradio's usage
@@ -58,7 +58,7 @@ class HFGuard:
         self.source = f"the adapter {self.adapter} (transformers)"
 
     def moderate(self, prompt: str, response: Optional[str] = None) -> dict:
-        from .serve import verdict_json
+        from .service.server import verdict_json
         from .widgets import stream_reasoning
 
         start = time.perf_counter()
@@ -80,7 +80,7 @@ def run_gguf(config) -> Optional[Path]:
 def load_guard(config=None, gguf: Optional[Union[str, Path]] = None, n_ctx: int = 4096, max_tokens: int = 1024,
                n_threads: Optional[int] = None):
     """``gguf`` in llama.cpp; else the run's exported GGUF; else the run's adapter in transformers."""
-    from .serve import Moderator
+    from .service.server import Moderator
 
     if gguf is None and config is not None:
         gguf = run_gguf(config)

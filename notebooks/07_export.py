@@ -63,8 +63,8 @@ print(exported["table"])
 # same GGUF behind Ollama's API, with the Modelfile's template, stop strings and temperature.
 
 # %%
-from gr_colab import ollama_service
-served = ollama_service.start(config)
+from gr_colab import service
+served = service.start(config)
 print(served)
 
 # %% [markdown]
@@ -73,7 +73,7 @@ print(served)
 # quantized, so a verdict can differ where the model was unsure; `agree` says where.
 
 # %%
-table = ollama_service.side_by_side(config, served)
+table = service.side_by_side(config, served)
 table
 
 # %% [markdown]

@@ -116,9 +116,9 @@ exported = run_stage(config, "export")
 print(exported["table"])
 
 # %%
-from gr_colab import ollama_service
-served = ollama_service.start(config)
-table = ollama_service.side_by_side(config, served)
+from gr_colab import service
+served = service.start(config)
+table = service.side_by_side(config, served)
 served.stop()
 table
 

@@ -9,10 +9,11 @@ import types
 
 import pytest
 
-from gr_colab import ollama_service
 from gr_colab.config import GRConfig
 from gr_colab.ollama import Modelfile
-from gr_colab.ollama_service import (INSTALL_COMMAND, OllamaServiceError, read_modelfile, start,
+from gr_colab.runtime import in_colab
+from gr_colab.service import ollama_server
+from gr_colab.service.ollama_server import (INSTALL_COMMAND, OllamaServiceError, modelfile_spec, start,
                                      wait_until_ready)
 
 
@@ -113,7 +114,7 @@ def fake_colab(monkeypatch):
     google.colab = colab
     monkeypatch.setitem(sys.modules, "google", google)
     monkeypatch.setitem(sys.modules, "google.colab", colab)
-    monkeypatch.setattr(ollama_service.shutil, "which", lambda name: None)  # no ollama, no zstd yet
+    monkeypatch.setattr(ollama_server.shutil, "which", lambda name: None)  # no ollama, no zstd yet
     return colab
 
 
@@ -126,7 +127,7 @@ def _run_with_modelfile(tmp_path) -> GRConfig:
 
 
 def test_colab_branch_installs_serves_waits_and_creates(tmp_path, fake_colab):
-    assert ollama_service.in_colab()
+    assert in_colab()
     cfg = _run_with_modelfile(tmp_path)
     port = _free_port()
     holder = {}
@@ -136,7 +137,7 @@ def test_colab_branch_installs_serves_waits_and_creates(tmp_path, fake_colab):
     finally:
         holder["serve"]["server"].shutdown()
     kinds = [(k, c) for k, c, _ in fake.commands]
-    assert kinds[0] == ("run", ollama_service.PREREQ_COMMAND) and "zstd" in kinds[0][1]
+    assert kinds[0] == ("run", ollama_server.PREREQ_COMMAND) and "zstd" in kinds[0][1]
     assert kinds[1] == ("run", INSTALL_COMMAND) == ("run", "curl -fsSL https://ollama.com/install.sh | sh")
     assert fake.commands[1][2]["shell"] is True
     assert kinds[2] == ("popen", ["ollama", "serve"])
@@ -167,9 +168,9 @@ def test_colab_branch_uses_a_server_that_already_answers(tmp_path, fake_colab):
 
 
 def test_colab_branch_skips_the_install_when_ollama_is_there(tmp_path, fake_colab, monkeypatch):
-    monkeypatch.setattr(ollama_service.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(ollama_server.shutil, "which", lambda name: f"/usr/bin/{name}")
     fake = FakeSubprocess()
-    ollama_service.OllamaServer(tmp_path / "log", run=fake.run, popen=fake.popen).install()
+    ollama_server.OllamaServer(tmp_path / "log", run=fake.run, popen=fake.popen).install()
     assert fake.commands == []
 
 
@@ -189,16 +190,16 @@ def test_a_missing_export_names_the_cell_to_run(tmp_path):
         start(cfg, colab=False)
 
 
-def test_read_modelfile_round_trips_what_the_export_writes(tmp_path):
+def test_modelfile_spec_round_trips_what_the_export_writes(tmp_path):
     mf = Modelfile("./m.gguf", "<s>{{ .Prompt }}<e>{{ .Response }}<e>", ["<e>", "<|eot_id|>"], num_ctx=2048,
                    num_predict=300)
     (tmp_path / "Modelfile").write_text(mf.text())
-    spec = read_modelfile(tmp_path / "Modelfile")
+    spec = modelfile_spec(tmp_path / "Modelfile")
     assert spec.modelfile == mf and spec.temperature == 0.0
     assert spec.gguf == (tmp_path / "m.gguf").resolve()
     (tmp_path / "Modelfile").write_text("FROM x.gguf\n")
     with pytest.raises(OllamaServiceError, match="TEMPLATE"):
-        read_modelfile(tmp_path / "Modelfile")
+        modelfile_spec(tmp_path / "Modelfile")
 
 
 # --- the llama.cpp stand-in on the twin's GGUF -----------------------------------------------------------------
@@ -223,17 +224,17 @@ def hf_model(exported):
 def test_stand_in_answers_ollama_guard_like_the_hf_model_on_the_f16_gguf(exported, hf_model, tmp_path):
     """The f16 GGUF is the merged model in llama.cpp: through the Modelfile's template, BOS and stops, Ollama's API
     must give the HF model's very outputs, on both APIs."""
-    from gr_colab.ollama_service import LlamaCppOllamaStandIn, Served, side_by_side
+    from gr_colab.service.ollama_server import LlamaCppOllamaStandIn, Served, side_by_side
 
     gguf = exported.path / "export" / "gguf"
-    spec = read_modelfile(gguf / "Modelfile")
+    spec = modelfile_spec(gguf / "Modelfile")
     f16 = next(gguf.glob("*-f16.gguf"))
     (tmp_path / "Modelfile").write_text(Modelfile(str(f16), spec.modelfile.template, spec.modelfile.stops,
                                                   spec.modelfile.num_ctx, spec.modelfile.num_predict).text())
     server = LlamaCppOllamaStandIn(tmp_path / "Modelfile", "guardreasoner-cpu-tiny").start()
     try:
         served = Served("guardreasoner-cpu-tiny", server.host, server, spec.modelfile.num_predict)
-        items = ollama_service.DEMO_ITEMS[:3]
+        items = ollama_server.DEMO_ITEMS[:3]
         table = side_by_side(exported, served, items, loaded=hf_model)
         assert list(table.columns) == ["prompt", "response", "HF model", "llama.cpp stand-in for Ollama", "agree"]
         assert len(table) == 3 and table["agree"].all()
@@ -250,11 +251,11 @@ def test_stand_in_answers_ollama_guard_like_the_hf_model_on_the_f16_gguf(exporte
 @pytest.mark.slow
 def test_notebook_cell_on_the_cpu_runs_the_stand_in_on_the_exported_modelfile(exported, hf_model):
     """What notebook 07 runs off Colab: start() picks the stand-in, on the q4_k_m GGUF the Modelfile names."""
-    assert not ollama_service.in_colab()
+    assert not in_colab()
     served = start(exported)
     try:
         assert "llama.cpp stand-in" in str(served) and served.server.spec.gguf.name.endswith("-q4_k_m.gguf")
-        table = ollama_service.side_by_side(exported, served, ollama_service.DEMO_ITEMS[:2], loaded=hf_model)
+        table = ollama_server.side_by_side(exported, served, ollama_server.DEMO_ITEMS[:2], loaded=hf_model)
         assert len(table) == 2 and set(table["agree"]) <= {True, False}
         # the stand-in sent llama.cpp the Modelfile's rendering of what OllamaGuard posted
         _, body = served.server.requests[-1]

@@ -143,7 +143,7 @@ def test_a_browser_submits_an_example_and_reads_the_verdicts(demo_page, chromium
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from gr_colab.serve import Moderator
+    from gr_colab.service.server import Moderator
 
     base, gguf, log = demo_page
     pick = 2  # the page's examples: two of SimpleSafetyTests (requests), then HarmBench's first (with a response)
@@ -210,7 +210,7 @@ def test_the_hf_guard_answers_as_the_moderator_does(trained_run):
     from gr_colab.generate import GenerationSettings, generate, guard_text
     from gr_colab.playground import HFGuard
     from gr_colab.prompts import format_input
-    from gr_colab.serve import verdict_json
+    from gr_colab.service.server import verdict_json
 
     guard = HFGuard(trained_run)
     assert guard.adapter == trained_run.layout.guard_adapter()

@@ -139,7 +139,7 @@ def server(exported, upstream):
 # --- the prompt, from each of the three sources --------------------------------------------------------------------
 
 def test_the_prompt_comes_from_the_gguf_metadata_as_the_export_renders_it(exported):
-    from gr_colab.serve import Moderator
+    from gr_colab.service.server import Moderator
 
     hf_dir, gguf, tok = exported
     m = Moderator(gguf, n_ctx=512, max_tokens=4)
@@ -158,7 +158,7 @@ def test_the_prompt_comes_from_the_gguf_metadata_as_the_export_renders_it(export
 
 
 def test_a_modelfile_or_a_merged_folder_beside_the_gguf_is_read_first(exported, tmp_path):
-    from gr_colab.serve import prompt_format
+    from gr_colab.service.gguf_prompt import prompt_format
 
     hf_dir, gguf, tok = exported
     export = tmp_path / "export"
@@ -310,7 +310,7 @@ class StandInTrainedGuard:
         self.calls = []
 
     def moderate(self, prompt, response=None):
-        from gr_colab.serve import verdict_json
+        from gr_colab.service.server import verdict_json
 
         self.calls.append((prompt, response))
         req = "harmful" if "bomb" in prompt else "unharmful"
@@ -327,7 +327,7 @@ def _client(app):
 
 
 def test_verdict_json_maps_a_trace_to_the_papers_words():
-    from gr_colab.serve import verdict_json
+    from gr_colab.service.server import verdict_json
 
     v = verdict_json(TRACE.format(what="a cake", req="unharmful", comp="compliance", resp="harmful"), False, 12.34)
     assert v == {"request": "unharmful", "completion": "compliance", "response": "harmful",
@@ -340,7 +340,7 @@ def test_verdict_json_maps_a_trace_to_the_papers_words():
 
 
 def test_a_harmful_request_is_refused_without_calling_the_upstream(upstream):
-    from gr_colab.serve import create_app
+    from gr_colab.service.server import create_app
 
     guard = StandInTrainedGuard()
     before = len(upstream.requests)
@@ -355,7 +355,7 @@ def test_a_harmful_request_is_refused_without_calling_the_upstream(upstream):
 
 
 def test_a_harmful_answer_is_refused_after_screening_it(upstream):
-    from gr_colab.serve import create_app
+    from gr_colab.service.server import create_app
 
     guard = StandInTrainedGuard()
     upstream_answer, StandInChatServer.ANSWER = StandInChatServer.ANSWER, "Mix these to get a bomb."
@@ -374,7 +374,7 @@ def test_a_harmful_answer_is_refused_after_screening_it(upstream):
 
 
 def test_an_unreachable_upstream_is_a_502_that_names_it():
-    from gr_colab.serve import create_app
+    from gr_colab.service.server import create_app
 
     port = _free_port()
     with _client(create_app(StandInTrainedGuard(), f"http://127.0.0.1:{port}/v1")) as c:
@@ -385,7 +385,7 @@ def test_an_unreachable_upstream_is_a_502_that_names_it():
 @pytest.mark.slow
 def test_block_unparsed_refuses_the_twins_unreadable_verdicts(exported, upstream):
     """The real twin in llama.cpp behind the app: its verdict does not parse, and --block-unparsed refuses."""
-    from gr_colab.serve import Moderator, create_app
+    from gr_colab.service.server import Moderator, create_app
 
     _, gguf, _ = exported
     m = Moderator(gguf, n_ctx=512, max_tokens=8)
@@ -403,7 +403,7 @@ def test_block_unparsed_refuses_the_twins_unreadable_verdicts(exported, upstream
 
 def test_the_queue_bound_answers_503_not_a_crash():
     """A guard that holds the worker: with max_queue=1 a second concurrent request is told the server is busy."""
-    from gr_colab.serve import create_app
+    from gr_colab.service.server import create_app
 
     release = threading.Event()
 
@@ -435,7 +435,7 @@ def test_serve_without_a_gguf_is_one_clear_line(tmp_path, capsys):
                                        ("http://h:1", "http://h:1/v1/chat/completions"),
                                        ("http://h:1/v1/chat/completions", "http://h:1/v1/chat/completions")])
 def test_upstream_urls_accept_a_base_or_the_full_chat_url(given, url):
-    from gr_colab.serve import chat_url
+    from gr_colab.service.remote import chat_url
 
     assert chat_url(given) == url
 
@@ -444,7 +444,7 @@ def test_a_gguf_without_a_template_says_what_to_serve_instead(tmp_path):
     """A base model's GGUF carries no chat template; with nothing beside it the prompt cannot be rendered as trained."""
     from types import SimpleNamespace
 
-    from gr_colab.serve import prompt_format
+    from gr_colab.service.gguf_prompt import prompt_format
 
     path = tmp_path / "base.gguf"
     path.write_bytes(b"GGUF")

@@ -172,7 +172,7 @@ def test_a_non_loopback_bind_without_a_key_is_refused(monkeypatch, capsys, guard
 @pytest.mark.parametrize("host,loopback", [("127.0.0.1", True), ("::1", True), ("localhost", True),
                                            ("0.0.0.0", False), ("192.168.1.5", False), ("myhost", False)])
 def test_which_addresses_need_a_key(host, loopback):
-    from gr_colab.guard_service import check_bind, is_loopback
+    from gr_colab.service.access import check_bind, is_loopback
 
     assert is_loopback(host) is loopback
     check_bind(host, "some-key")  # with a key, any address
@@ -185,7 +185,7 @@ def test_the_clients_key_is_not_forwarded_to_the_upstream(monkeypatch):
     """With a key of its own, the service sends the chat model GR_COLAB_UPSTREAM_API_KEY, never the client's key."""
     from fastapi.testclient import TestClient
 
-    from gr_colab.serve import create_app, verdict_json
+    from gr_colab.service.server import create_app, verdict_json
 
     upstream = StandInGuardServer()  # answers any chat request: here it plays the chat model
     threading.Thread(target=upstream.serve_forever, daemon=True).start()

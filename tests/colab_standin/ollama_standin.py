@@ -6,7 +6,7 @@ runtime's PATH as ``ollama``; the kit then runs it as it runs the real one:
   real server, and serves Ollama's non-streaming ``/api/generate`` and ``/api/chat`` for the models created;
 * ``ollama create NAME -f Modelfile``: asks the running server to load the Modelfile (the real client sends it to
   the server too); here the model is the kit's own llama.cpp stand-in for Ollama
-  (:class:`gr_colab.ollama_service.LlamaCppOllamaStandIn`: the Modelfile's GGUF, template, stops and parameters).
+  (:class:`gr_colab.service.LlamaCppOllamaStandIn`: the Modelfile's GGUF, template, stops and parameters).
 """
 import json
 import os
@@ -23,7 +23,7 @@ def host() -> str:
 
 
 def serve() -> None:
-    from gr_colab.ollama_service import LlamaCppOllamaStandIn
+    from gr_colab.service import LlamaCppOllamaStandIn
 
     models = {}
 

@@ -1,150 +1,33 @@
 """``gr-colab serve``: the exported guard behind llama.cpp, as a moderation endpoint and as a screen in front of a chat
 model.
 
-Face. ``POST /v1/moderate`` takes ``{"prompt": str, "response": str | null}`` and answers the three verdicts in the
+``POST /v1/moderate`` takes ``{"prompt": str, "response": str | null}`` and answers the three verdicts in the
 paper's words (``null`` where a task does not apply or the output did not parse), the reasoning and the latency.
 With ``--upstream`` (any OpenAI-compatible chat endpoint), ``POST /v1/chat/completions`` screens the request,
 forwards it, screens the answer, and returns a refusal saying why when either is harmful.
 
-The prompt is rendered as the Ollama export renders it, from the same source: the ``Modelfile`` beside the GGUF
-(what ``ollama create`` uses), else the merged model folder beside it (its tokenizer), else the chat template and
-special tokens in the GGUF's own metadata, passed through the same :mod:`gr_colab.ollama` helpers; nothing is
-retyped. One llama.cpp context is not thread-safe, so every generation runs on one worker thread: concurrent
-requests wait in its queue (bounded: beyond ``max_queue`` waiting, a 503 says so) and never share the context.
-FastAPI and uvicorn serve it (the stack llama-cpp-python's own server uses); httpx forwards to the upstream.
+The prompt is rendered as the Ollama export renders it (:mod:`gr_colab.service.gguf_prompt`). One llama.cpp
+context is not thread-safe, so every generation runs on one worker thread: concurrent requests wait in its queue
+(bounded: beyond ``max_queue`` waiting, a 503 says so) and never share the context. FastAPI and uvicorn serve it
+(the stack llama-cpp-python's own server uses); httpx forwards to the upstream.
 """
 
 import asyncio
 import contextlib
-import datetime
 import json
-import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
-from .guard_service import GuardServerError, RemoteGuard, authorized, chat_url, check_bind
-from .ollama import Modelfile, ollama_template, stop_strings
-from .prompts import TASK_LABELS, format_input, guard_turn
-from .traces import _ANSWERS_HEADER, TASKS, parse_trace  # the header the strict reader splits on
+from ..prompts import TASK_LABELS
+from ..traces import _ANSWERS_HEADER, TASKS, parse_trace  # the header the strict reader splits on
+from .access import authorized, check_bind
+from .gguf_prompt import control_tokens, prompt_format
+from .remote import GuardServerError, RemoteGuard, chat_url
 
 REFUSAL = "I can't help with that: {why}."
-_MF_TEMPLATE = re.compile(r'^TEMPLATE """(.*?)"""', re.DOTALL | re.MULTILINE)
-_MF_STOP = re.compile(r'^PARAMETER stop "(.*)"$', re.MULTILINE)
-
-
-# --- the prompt, as the export renders it --------------------------------------------------------------------------
-@dataclass
-class PromptFormat:
-    modelfile: Modelfile  # the template with Ollama's placeholders, and the stop strings
-    source: str  # where it was read from, shown at startup and in /health
-
-    def render(self, prompt: str, response: Optional[str] = None) -> str:
-        """The text the guard reads (before the runner's BOS), exactly as Ollama renders what OllamaGuard sends."""
-        return self.modelfile.render(guard_turn(format_input(prompt, response)))
-
-    @property
-    def stops(self) -> list:
-        return list(self.modelfile.stops)
-
-
-class GGUFChatTokenizer:
-    """The parts of a tokenizer that :func:`gr_colab.ollama.ollama_template` and :func:`stop_strings` read, taken from
-    a GGUF's metadata and vocabulary: its chat template (rendered as transformers renders templates, in a sandboxed
-    jinja2 with trim_blocks/lstrip_blocks), its BOS/EOS and its control tokens."""
-
-    def __init__(self, llm):
-        import llama_cpp
-
-        from .templates import pin_date
-
-        meta = llm.metadata or {}
-        if not meta.get("tokenizer.chat_template"):
-            raise ValueError("the GGUF has no chat template in its metadata, and no Modelfile or merged model folder "
-                             "is beside it: serve the GGUF the kit's export wrote (runs/<preset>/export/gguf/)")
-        self.chat_template = pin_date(meta["tokenizer.chat_template"])  # a dated template renders as in training
-        self._llm = llm
-        vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
-        self.bos_token_id = llama_cpp.llama_vocab_bos(vocab)
-        self.eos_token_id = llama_cpp.llama_vocab_eos(vocab)
-        self.bos_token = self._text(self.bos_token_id) if self.bos_token_id >= 0 else None
-        self.eos_token = self._text(self.eos_token_id) if self.eos_token_id >= 0 else None
-        self._special = control_tokens(llm)
-        self.all_special_tokens = list(self._special)
-        self.added_tokens_encoder: dict = {}
-
-    def _text(self, token_id: int) -> str:
-        return self._llm.detokenize([token_id], special=True).decode("utf-8", errors="replace")
-
-    def convert_ids_to_tokens(self, token_id: int) -> str:
-        return self._text(token_id)
-
-    def convert_tokens_to_ids(self, token: str) -> Optional[int]:
-        if token in self._special:
-            return self._special[token]
-        ids = self._llm.tokenize(token.encode("utf-8"), add_bos=False, special=True)
-        return ids[0] if len(ids) == 1 else None
-
-    def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=False, **kwargs) -> str:
-        from jinja2.exceptions import TemplateError
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-        def raise_exception(message):
-            raise TemplateError(message)
-
-        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-        env.globals["raise_exception"] = raise_exception
-        env.globals["strftime_now"] = lambda fmt: datetime.datetime.now().strftime(fmt)  # as transformers gives it
-        return env.from_string(self.chat_template).render(
-            messages=messages, add_generation_prompt=add_generation_prompt, bos_token=self.bos_token or "",
-            eos_token=self.eos_token or "", **kwargs)
-
-
-def control_tokens(llm) -> dict:
-    """Text → id of every control token of the GGUF's vocabulary (turn markers, BOS/EOS)."""
-    import llama_cpp
-
-    vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
-    control = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL
-    out = {}
-    for i in range(llm.n_vocab()):
-        if llama_cpp.llama_vocab_get_attr(vocab, i) & control:
-            text = llm.detokenize([i], special=True).decode("utf-8", errors="replace")
-            if text:
-                out[text] = i
-    return out
-
-
-def read_modelfile(path: Union[str, Path]) -> Modelfile:
-    """The TEMPLATE and stop parameters of a Modelfile the export wrote."""
-    text = Path(path).read_text(encoding="utf-8")
-    m = _MF_TEMPLATE.search(text)
-    if not m:
-        raise ValueError(f"{path}: no TEMPLATE \"\"\"...\"\"\" block")
-    frm = re.search(r"^FROM (.+)$", text, re.MULTILINE)
-    return Modelfile(frm.group(1).strip() if frm else "", m.group(1), _MF_STOP.findall(text))
-
-
-def prompt_format(gguf: Union[str, Path], llm=None) -> PromptFormat:
-    """Modelfile beside the GGUF, else the merged folder beside its folder, else the GGUF's metadata."""
-    gguf = Path(gguf)
-    beside = gguf.parent / "Modelfile"
-    if beside.is_file():
-        return PromptFormat(read_modelfile(beside), f"Modelfile ({beside.name} beside the GGUF)")
-    merged = gguf.parent.parent / "merged"
-    if (merged / "tokenizer_config.json").is_file():
-        from transformers import AutoTokenizer
-
-        tok = AutoTokenizer.from_pretrained(str(merged))
-        return PromptFormat(Modelfile(str(gguf), ollama_template(tok), stop_strings(tok, model_dir=merged)),
-                            "the merged model folder")
-    if llm is None:
-        raise ValueError("no Modelfile or merged folder beside the GGUF; pass the loaded model to read its metadata")
-    tok = GGUFChatTokenizer(llm)
-    return PromptFormat(Modelfile(str(gguf), ollama_template(tok), stop_strings(tok)), "the GGUF's metadata")
 
 
 # --- one guard, one context ------------------------------------------------------------------------------------------
@@ -153,7 +36,7 @@ class Moderator:
 
     def __init__(self, gguf: Union[str, Path], n_ctx: int = 4096, max_tokens: int = 1024,
                  n_threads: Optional[int] = None):
-        from .llamacpp import load_gguf
+        from ..llamacpp import load_gguf
 
         self.gguf = Path(gguf)
         self.llm = load_gguf(self.gguf, n_ctx=n_ctx, logits_all=False, n_threads=n_threads)
@@ -274,7 +157,7 @@ def _refusal(body: dict, why: str, guard: dict) -> dict:
 def create_app(moderator, upstream: Optional[str] = None, max_queue: int = 64, block_unparsed: bool = False,
                upstream_timeout: float = 120.0, api_key: Optional[str] = None, upstream_key: Optional[str] = None):
     """The FastAPI app around one :class:`Moderator` (anything with ``moderate(prompt, response) -> dict``) or one
-    :class:`gr_colab.guard_service.RemoteGuard`. With ``api_key`` every ``/v1`` route wants ``Authorization: Bearer``
+    :class:`gr_colab.service.remote.RemoteGuard`. With ``api_key`` every ``/v1`` route wants ``Authorization: Bearer``
     (401 without it); the client's key is then not forwarded to the upstream, which gets ``upstream_key``."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
@@ -386,11 +269,11 @@ def serve(gguf: Union[str, Path, None], host: str = "127.0.0.1", port: int = 800
           n_threads: Optional[int] = None, api_key: Optional[str] = None, guard_url: Optional[str] = None,
           guard_model: Optional[str] = None) -> None:
     """Load the GGUF (or reach the guard server at ``guard_url``) and serve until interrupted. Keys come from the
-    environment or Colab's secrets (:mod:`gr_colab.guard_service`), never from a file, and are never printed."""
+    environment or Colab's secrets (:mod:`gr_colab.service.access`), never from a file, and are never printed."""
     import uvicorn
 
-    from .guard_service import GUARD_KEY_ENV, UPSTREAM_KEY_ENV
-    from .runtime import secret
+    from ..runtime import secret
+    from .access import GUARD_KEY_ENV, UPSTREAM_KEY_ENV
 
     check_bind(host, api_key)
     if guard_url:

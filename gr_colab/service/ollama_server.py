@@ -1,6 +1,6 @@
 """Ollama answering inside notebook 07: the real ``ollama serve`` on Colab, a llama.cpp stand-in elsewhere.
 
-Face helper. On Colab, :func:`start` installs Ollama with its official script, starts ``ollama serve`` in the
+On Colab, :func:`start` installs Ollama with its official script, starts ``ollama serve`` in the
 background (its log in the run folder), waits until it answers on 127.0.0.1:11434 and creates the model from the
 export's Modelfile. Off Colab there is no Ollama to install (no network, no root), so the same call starts
 :class:`LlamaCppOllamaStandIn`: a small HTTP server speaking the part of Ollama's API the client uses
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import threading
@@ -26,9 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Optional, Union
 
-from .ollama import Modelfile, OllamaGuard
-from .progress import heartbeat
-from .prompts import format_input
+from ..ollama import Modelfile, OllamaGuard, read_modelfile
+from ..progress import heartbeat
+from ..runtime import in_colab
+from ..prompts import format_input
 
 OLLAMA_HOST = "http://127.0.0.1:11434"  # where `ollama serve` listens by default
 INSTALL_COMMAND = "curl -fsSL https://ollama.com/install.sh | sh"  # Ollama's official Linux install script
@@ -47,24 +47,7 @@ class OllamaServiceError(RuntimeError):
     """Ollama (or its stand-in) could not be installed, started or asked; the message says what to do."""
 
 
-def in_colab() -> bool:
-    """True when ``google.colab`` is importable (imported already, or installed): only then is Ollama installed."""
-    import importlib.util
-    import sys
-
-    if "google.colab" in sys.modules:
-        return True
-    try:
-        return importlib.util.find_spec("google.colab") is not None
-    except (ImportError, ValueError):
-        return False
-
-
 # --- the Modelfile, read back ------------------------------------------------------------------------------------
-_TEMPLATE = re.compile(r'^TEMPLATE """(.*?)"""', re.DOTALL | re.MULTILINE)
-_PARAM = re.compile(r'^PARAMETER (\w+) (.+)$', re.MULTILINE)
-
-
 @dataclass
 class ModelfileSpec:
     """What Ollama takes from a Modelfile: the GGUF, the template, the stops and the other parameters."""
@@ -80,25 +63,16 @@ class ModelfileSpec:
         return src if src.is_absolute() else (self.path.parent / src).resolve()
 
 
-def read_modelfile(path: Union[str, Path]) -> ModelfileSpec:
-    """Parse the Modelfile :func:`gr_colab.ollama.write_modelfile` writes (FROM, TEMPLATE, PARAMETER lines)."""
+def modelfile_spec(path: Union[str, Path]) -> ModelfileSpec:
+    """What Ollama takes from the Modelfile :func:`gr_colab.ollama.write_modelfile` writes (read back by
+    :func:`gr_colab.ollama.read_modelfile`); a missing or malformed file says what to run."""
     path = Path(path)
     if not path.is_file():
         raise OllamaServiceError(f"{path}: no Modelfile; run the export stage first (notebook 07, the cell above)")
-    text = path.read_text(encoding="utf-8")
-    frm = re.search(r"^FROM (.+)$", text, re.MULTILINE)
-    tpl = _TEMPLATE.search(text)
-    if not frm or not tpl:
-        raise OllamaServiceError(f"{path}: a Modelfile needs a FROM line and a TEMPLATE \"\"\"...\"\"\" block")
-    stops, options = [], {}
-    for key, value in _PARAM.findall(text[:tpl.start()] + text[tpl.end():]):
-        value = value.strip()
-        if key == "stop":
-            stops.append(value[1:-1] if len(value) > 1 and value[0] == value[-1] == '"' else value)
-        else:
-            options[key] = float(value) if "." in value else int(value)
-    mf = Modelfile(frm.group(1).strip(), tpl.group(1), stops, int(options.get("num_ctx", 4096)),
-                   int(options.get("num_predict", 1024)))
+    try:
+        mf, options = read_modelfile(path)
+    except ValueError as exc:
+        raise OllamaServiceError(str(exc)) from None
     return ModelfileSpec(path, mf, float(options.get("temperature", 0.8)), options)
 
 
@@ -198,9 +172,9 @@ class LlamaCppOllamaStandIn(ThreadingHTTPServer):
     kind = "llama.cpp stand-in for Ollama"
 
     def __init__(self, modelfile: Union[str, Path], name: str, port: int = 0, n_threads: Optional[int] = None):
-        from .llamacpp import load_gguf
+        from ..llamacpp import load_gguf
 
-        self.spec = read_modelfile(modelfile)
+        self.spec = modelfile_spec(modelfile)
         self.name = name
         self.llm = load_gguf(self.spec.gguf, n_ctx=self.spec.modelfile.num_ctx, logits_all=False, n_threads=n_threads)
         self.add_bos = (self.llm.metadata or {}).get("tokenizer.ggml.add_bos_token", "true") != "false"
@@ -314,7 +288,7 @@ class Served:
 def start(config, colab: Optional[bool] = None, timeout: float = 120.0, **server_kwargs) -> Served:
     """Ollama (on Colab) or the llama.cpp stand-in (elsewhere) serving the run's exported Modelfile."""
     modelfile = config.layout.modelfile
-    spec = read_modelfile(modelfile)  # a missing export fails here, with what to run
+    spec = modelfile_spec(modelfile)  # a missing export fails here, with what to run
     name = f"guardreasoner-{config.preset}"
     if in_colab() if colab is None else colab:
         server = OllamaServer(config.layout.export / "ollama.log", **server_kwargs)
@@ -329,7 +303,7 @@ def start(config, colab: Optional[bool] = None, timeout: float = 120.0, **server
 
 def hf_verdicts(loaded, items: list, prompt_format: str = "chat", max_new_tokens: int = 512) -> list[str]:
     """The HF model's raw outputs for ``(prompt, response)`` items, greedy, rendered as training rendered them."""
-    from .generate import GenerationSettings, generate, guard_text
+    from ..generate import GenerationSettings, generate, guard_text
 
     texts = [guard_text(loaded.tokenizer, format_input(p, r), prompt_format) for p, r in items]
     return [o[0] for o in generate(loaded, texts, GenerationSettings(max_new_tokens=max_new_tokens), progress=False)]
@@ -344,9 +318,9 @@ def side_by_side(config, served: Served, items: Optional[list] = None, loaded=No
     three labels agree. A pandas DataFrame; ``.attrs["outputs"]`` keeps both raw outputs."""
     import pandas as pd
 
-    from .models import load_model
-    from .runs import read_marker
-    from .traces import parse_trace
+    from ..models import load_model
+    from ..runs import read_marker
+    from ..traces import parse_trace
 
     items = list(items or DEMO_ITEMS)
     if loaded is None:
