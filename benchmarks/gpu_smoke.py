@@ -6,7 +6,7 @@ weighted F1 before (base) and after (R-SFT, HS-DPO).
 
 Needs a CUDA GPU and the internet (the model from the Hub; the training rows are the bundled sample, so no dataset
 download). Without CUDA it says so and exits 0: nobody on the kit's CPU machines can run it, and CI checks exactly
-that. The plan is ``gr_colab.budget``'s for a T4 (for an A100 when the GPU is one); its GPU constants are
+that. The plan is ``gr_colab.planner``'s for a T4 (for an A100 when the GPU is one); its GPU constants are
 assumptions until this script has been run (``gr_colab.timing``).
 """
 import argparse
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
         print("gpu_smoke: no CUDA GPU here, so nothing is measured (this script checks the T4 plan on a GPU: "
               "run it on Colab or any CUDA machine). Exiting 0.")
         return 0
-    from gr_colab.budget import plan_config, plan_export, plan_generation, plan_stages
+    from gr_colab.planner import plan_config, plan_export, plan_generation, plan_stages
     from gr_colab.config import GRConfig
     from gr_colab.evaluate import benchmark_sizes
     from gr_colab.pipeline import RUN_ORDER, run_stage

@@ -1,7 +1,7 @@
 """Does the plan hold? Planned against measured minutes per stage on the CPU lanes (issue 22: goal ±30 %).
 
 cpu-tiny runs end to end with its preset's counts; cpu-270m (the real Gemma 3 270M) runs every stage at small
-counts. The plan is the one ``gr-colab plan`` makes (``gr_colab.budget.plan_stages`` on the "CPU" device), with the
+counts. The plan is the one ``gr-colab plan`` makes (``gr_colab.planner.plan_stages`` on the "CPU" device), with the
 mean row length the prepare stage measured. Each lane starts from an empty run folder.
 
     python benchmarks/plan_accuracy.py [--lanes cpu-tiny cpu-270m] [--run-root runs/bench-plan-accuracy]
@@ -31,7 +31,7 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
-from gr_colab.budget import plan_stages  # noqa: E402
+from gr_colab.planner import plan_stages  # noqa: E402
 from gr_colab.config import GRConfig  # noqa: E402
 from gr_colab.evaluate import benchmark_sizes  # noqa: E402
 from gr_colab.pipeline import RUN_ORDER, run_stage  # noqa: E402
@@ -109,7 +109,7 @@ def calibrate(run_root: Path) -> dict:
     """The primitive costs on this machine, and the CPU constants they imply (see gr_colab.timing)."""
     import torch
 
-    from gr_colab.budget import arch_of
+    from gr_colab.planner import arch_of
     from gr_colab.models import load_model
 
     torch.manual_seed(0)

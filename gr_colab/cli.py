@@ -174,7 +174,7 @@ def cmd_fields(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from .budget import plan_config, plan_export, plan_generation, plan_session
+    from .planner import plan_config, plan_export, plan_generation, plan_session
     from .evaluate import benchmark_sizes
 
     config = _config(args)
@@ -191,7 +191,7 @@ def cmd_plan(args) -> int:
     print(f"per notebook on a {gpus[0]}:")
     print("\n".join(plan_session(config, gpus[0], sizes=sizes)))
     if args.gpus:  # a multi-GPU node (docs/scale.md)
-        from .budget import plan_node
+        from .node_plan import plan_node
 
         for stage in ("rsft", "hsdpo"):
             print(plan_node(config, gpus=args.gpus, stage=stage, samples=args.samples).summary())

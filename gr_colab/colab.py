@@ -335,7 +335,7 @@ def planner_line(config, notebook: str) -> str:
     """The planner's time and memory for this notebook's stage on a T4, for the chosen preset."""
     key = PLANNED.get(notebook[:2])
     if notebook[:2] == WORKSHOP and not config.preset.startswith("cpu-"):
-        from .budget import plan_session
+        from .planner import plan_session
 
         return "\n".join(plan_session(config))
     if key is None and notebook[:2] == WORKSHOP:
@@ -348,7 +348,7 @@ def planner_line(config, notebook: str) -> str:
     if config.preset.startswith("cpu-"):
         return (f"{key}: preset {config.preset} runs on this CPU (the twin: minutes; cpu-270m: much longer); the "
                 "planner's T4 figures are for the t4-* presets (`gr-colab plan --preset t4-270m`)")
-    from .budget import plan_parts, plan_session
+    from .planner import plan_parts, plan_session
     from .evaluate import benchmark_sizes
 
     sizes = benchmark_sizes(config.eval_benchmarks)

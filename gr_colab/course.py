@@ -11,7 +11,7 @@ import random
 import shutil
 from pathlib import Path
 
-from .budget import mean_tokens_of, plan_config
+from .planner import mean_tokens_of, plan_config
 from .config import GRConfig
 from .evaluate import Report, compare, evaluate, holdout_check, plot_compare
 from .export import export_files

@@ -60,7 +60,7 @@ def _whole(answer: Any) -> int:
 
 def check_00(answer) -> str:
     """Notebook 00: R-SFT samples of Llama-3.2-3B (batch 1, one epoch, 700 tokens) that fit a free T4 session."""
-    from .budget import plan
+    from .planner import plan
 
     expected = plan("unsloth/Llama-3.2-3B-Instruct", gpu="T4", samples=100000, batch_size=1).max_samples_in_session
     return _check(answer, lambda a: _whole(a) == expected,

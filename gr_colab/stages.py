@@ -35,7 +35,7 @@ class Stage:
     resumable: tuple = ()  # what it resumes from inside (relative to the run folder): a change or --force clears it
     again_after: tuple = ()  # the whole run runs it again after these (evaluation after HS-DPO)
     every_process: bool = False  # under a launcher every process runs it (the Trainer shards the data)
-    planned: str = ""  # the planner's name for its notebook (budget.plan_parts)
+    planned: str = ""  # the planner's name for its notebook (planner.plan_parts)
 
     def function(self) -> Callable:
         module, _, name = self.run.partition(":")

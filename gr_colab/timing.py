@@ -1,5 +1,5 @@
 """How long a stage takes: the time model behind ``gr-colab plan`` (pure arithmetic, no torch), and the model
-shapes (:class:`Arch`) it and the memory planner (:mod:`gr_colab.budget`) read.
+shapes (:class:`Arch`) it and the memory planner (:mod:`gr_colab.planner`) read.
 
 Training layer helper. Three facts make a plan hold (issue 22), each a named constant below:
 

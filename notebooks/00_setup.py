@@ -54,12 +54,12 @@ config, env = colab.start(PRESET, OVERRIDES, notebook="00_setup", needs=[])
 # (`/content/drive/MyDrive/gr-colab/<preset>`, mounted for you): checkpoints survive a disconnect, and every later
 # notebook reloads this run's saved config.
 #
-# The budget planner estimates peak memory and wall time from parameter and token counts, for every notebook and the
+# The planner estimates peak memory and wall time from parameter and token counts, for every notebook and the
 # whole course, and says how the course spans sessions when it does not fit in one. Its assumptions are constants in
-# `gr_colab/budget.py`.
+# `gr_colab/planner.py`.
 
 # %%
-from gr_colab.budget import plan_session
+from gr_colab.planner import plan_session
 for preset in ["t4-270m", "t4-1b", "t4-3b"]:
     print("\n".join(plan_session(GRConfig.load(preset))), end="\n\n")
 
@@ -67,7 +67,7 @@ for preset in ["t4-270m", "t4-1b", "t4-3b"]:
 # HS-DPO is where a T4 runs out of memory: a pair is two sequences, and the reference forward adds a third pass.
 
 # %%
-from gr_colab.budget import plan
+from gr_colab.planner import plan
 print(plan("unsloth/Llama-3.2-3B-Instruct", gpu="T4", stage="hsdpo", samples=2000, batch_size=4).summary())
 
 # %% [markdown]
@@ -75,14 +75,14 @@ print(plan("unsloth/Llama-3.2-3B-Instruct", gpu="T4", stage="hsdpo", samples=200
 # The plan for the preset you chose (on the CPU twin there is no T4 plan for a tiny model, so we show t4-1b):
 
 # %%
-from gr_colab.budget import plan_config
+from gr_colab.planner import plan_config
 target = config if not config.is_twin else GRConfig.load("t4-1b")
 result = plan_config(target, gpu="T4")
 print(result.summary())
 
 # %% [markdown]
 # ## Exercise
-# With `gr_colab.budget.plan`, find how many R-SFT samples of `unsloth/Llama-3.2-3B-Instruct` (batch 1, one
+# With `gr_colab.planner.plan`, find how many R-SFT samples of `unsloth/Llama-3.2-3B-Instruct` (batch 1, one
 # epoch, 700 tokens a row) fit in one free 3-hour T4 session.
 
 # %%
@@ -96,7 +96,7 @@ check_00(ANSWER)
 # <details><summary>Solution</summary>
 #
 # ```python
-# from gr_colab.budget import plan
+# from gr_colab.planner import plan
 # ANSWER = plan("unsloth/Llama-3.2-3B-Instruct", gpu="T4", samples=100000, batch_size=1).max_samples_in_session
 # ```
 #

@@ -50,7 +50,7 @@ config, env = colab.start(PRESET, OVERRIDES, notebook="99_workshop", needs=[])
 # ### 00 · The budget: how the course spans sessions on a T4
 
 # %%
-from gr_colab.budget import plan_session
+from gr_colab.planner import plan_session
 print("\n".join(plan_session(config if not config.is_twin else GRConfig.load("t4-270m"))))
 
 # %% [markdown]

@@ -273,7 +273,7 @@ def test_export_off_colab_names_the_install_command(monkeypatch, tmp_path):
 
 
 def test_every_t4_preset_fits_its_own_planner():
-    from gr_colab.budget import plan_config, plan_export, plan_session
+    from gr_colab.planner import plan_config, plan_export, plan_session
 
     for preset in ("t4-270m", "t4-1b", "t4-3b"):
         config = GRConfig.load(preset)

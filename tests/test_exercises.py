@@ -34,7 +34,7 @@ def test_a_check_cell_shows_its_verdict_once():
 
 
 def test_check_00_planner_samples():
-    from gr_colab.budget import plan
+    from gr_colab.planner import plan
 
     right = plan("unsloth/Llama-3.2-3B-Instruct", gpu="T4", samples=10**6, batch_size=1).max_samples_in_session
     assert exercises.check_00(right) == OK

@@ -24,13 +24,13 @@ def tiny(tmp_path):
 
 
 def test_the_registry_is_the_one_list_every_face_reads():
-    from gr_colab import budget, colab, pipeline, stages
+    from gr_colab import colab, pipeline, planner, stages
     from gr_colab.cli import build_parser
 
     assert pipeline.STAGES == stages.NAMES and stages.RUN_ORDER[:3] == ("prepare", "rsft", "eval")
     assert stages.RUN_ORDER.count("eval") == 2 and stages.RUN_ORDER.index("eval", 3) > stages.RUN_ORDER.index("hsdpo")
     assert colab.MADE_BY["mine"] == "05_mining" and colab.PLANNED["06"] == "06 HS-DPO"
-    assert [name for name, _ in budget.plan_parts(__import__("gr_colab.config").config.GRConfig.load("t4-270m"))] \
+    assert [name for name, _ in planner.plan_parts(__import__("gr_colab.config").config.GRConfig.load("t4-270m"))] \
         == list(colab.PLANNED.values())
     commands = build_parser()._subparsers._group_actions[0].choices
     assert set(stages.NAMES) <= set(commands)

@@ -1,6 +1,6 @@
 import pytest
 
-from gr_colab.budget import ARCHS, arch_from_hf_config, plan, plan_config
+from gr_colab.planner import ARCHS, arch_from_hf_config, plan, plan_config
 from gr_colab.config import GRConfig
 
 # published parameter counts of the presets' models
@@ -45,7 +45,7 @@ def test_from_a_config_and_from_an_hf_config(twin):
 
 def test_prepare_plans_a_local_model_folder_from_its_config(tmp_path, twin_config):
     """A local model folder has no row in the planner's table: its architecture is read from its config.json."""
-    from gr_colab.budget import arch_of
+    from gr_colab.planner import arch_of
     from gr_colab.config import GRConfig
     from gr_colab.models import resolve_model_path
     from gr_colab.pipeline import run_stage
@@ -63,7 +63,7 @@ def test_prepare_plans_a_local_model_folder_from_its_config(tmp_path, twin_confi
 # --- the time model (issue 22: a plan that holds) --------------------------------------------------------------
 def test_a_small_models_decode_step_is_overhead_not_one_over_its_size():
     from gr_colab import timing
-    from gr_colab.budget import _weight_bytes
+    from gr_colab.planner import _weight_bytes
 
     t4 = timing.DEVICES["T4"]
     small, big = GRConfig.load("t4-270m"), GRConfig.load("t4-1b")
@@ -75,7 +75,7 @@ def test_a_small_models_decode_step_is_overhead_not_one_over_its_size():
 
 def test_a_batch_runs_to_its_longest_output_and_a_base_model_to_max_new_tokens():
     from gr_colab import timing
-    from gr_colab.budget import plan_generation
+    from gr_colab.planner import plan_generation
 
     assert timing.longest(400, 1, 1024) == 400 and timing.longest(400, 16, 1024) == pytest.approx(560)
     assert timing.longest(400, 16, 320) == 320  # capped by max_new_tokens
@@ -87,7 +87,7 @@ def test_a_batch_runs_to_its_longest_output_and_a_base_model_to_max_new_tokens()
 
 
 def test_the_held_out_check_is_a_sample_whose_size_is_a_config_field():
-    from gr_colab.budget import plan_generation, train_rows
+    from gr_colab.planner import plan_generation, train_rows
 
     config = GRConfig.load("t4-270m")
     held = round(train_rows(config) / 0.9 * 0.1)
@@ -101,7 +101,7 @@ def test_the_held_out_check_is_a_sample_whose_size_is_a_config_field():
 
 
 def test_t4_presets_are_planned_in_the_precision_the_kit_picks():
-    from gr_colab.budget import precision_of
+    from gr_colab.planner import precision_of
 
     assert precision_of("unsloth/gemma-3-270m-it", "T4", "float16").dtype == "float32"  # Gemma 3 on a T4
     assert precision_of("unsloth/Llama-3.2-1B-Instruct", "T4", "float16").dtype == "float16"
@@ -115,7 +115,7 @@ def test_t4_presets_are_planned_in_the_precision_the_kit_picks():
 
 def test_plan_prints_every_notebook_with_its_setup_and_the_opt_in_ready_guards():
     from gr_colab import timing
-    from gr_colab.budget import plan_notebooks, plan_session
+    from gr_colab.planner import plan_notebooks, plan_session
 
     config = GRConfig.load("t4-270m")
     books = plan_notebooks(config)
@@ -134,7 +134,7 @@ def test_plan_prints_every_notebook_with_its_setup_and_the_opt_in_ready_guards()
 
 
 def test_cpu_lanes_are_planned_on_the_cpu_from_their_own_counts():
-    from gr_colab.budget import plan_notebooks, train_rows
+    from gr_colab.planner import plan_notebooks, train_rows
 
     tiny = GRConfig.load("cpu-tiny")
     assert train_rows(tiny) == round(221 * 0.9)  # the bundled sample files, read
