@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Union
 
 from .config import GRConfig
-from .data import load_benchmark
+from .benchmark_rows import load_benchmark
 from .metrics import METRIC_MODES, Score, canonical_task, score_predictions, weighted_average
 from .dist import is_main
 from .runtime import SAMPLE_DATA, atomic_write_json, atomic_write_text

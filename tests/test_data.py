@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from gr_colab import data
+from gr_colab import benchmark_rows, data
 from gr_colab.data import DataError
 from gr_colab.prompts import INSTRUCTION, format_input
 from conftest import SAMPLE
@@ -173,7 +173,7 @@ def test_benchmark_files_load_with_gold_labels():
     for name, task, n in [("0_0_SimpleSafetyTests.json", "request", 100),
                           ("0_7_xstest_response_refusal.json", "completion", 449),
                           ("0_5_harmbench_response.json", "response", 602)]:
-        loaded = data.load_benchmark(SAMPLE / "benchmarks" / name, task)
+        loaded = benchmark_rows.load_benchmark(SAMPLE / "benchmarks" / name, task)
         assert len(loaded.rows) == n and all(r["label"] in ("harmful", "unharmful", "refusal", "compliance")
                                              for r in loaded.rows)
 
@@ -183,7 +183,7 @@ def test_benchmark_answers_block_and_bad_label(tmp_path):
     rows = [{"instruction": INSTRUCTION, "input": inp, "output": "Answers: \nRequest: None\nCompletion: None\nResponse: harmful\n"},
             {"instruction": INSTRUCTION, "input": inp, "output": "toxic"}]
     path = write(tmp_path, rows)
-    loaded = data.load_benchmark(path, "response", skip_bad=True)
+    loaded = benchmark_rows.load_benchmark(path, "response", skip_bad=True)
     assert loaded.rows[0]["label"] == "harmful" and len(loaded.skipped) == 1
     assert loaded.skipped[0][:2] == (f"{path}:row 1", "output")
 

@@ -38,7 +38,7 @@ class Item:
 
 def _gold_from_row(record: dict, task: Optional[str], has_response: bool) -> tuple[dict, str]:
     """(gold labels, "") or ({}, why not) for one labelled row of any of the shapes the kit reads."""
-    from ..data import WILDGUARD_FIELDS
+    from ..benchmark_rows import WILDGUARD_FIELDS
 
     gold: dict = {}
     if isinstance(record.get("labels"), dict):  # a row already loaded by gr_colab.data.load_train
