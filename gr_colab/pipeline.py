@@ -20,8 +20,7 @@ from tqdm.auto import tqdm
 from . import dist
 from .config import GRConfig
 from .report import write_report
-from .runs import MARKER, fingerprint, mark_complete, read_marker
-from .runs import is_complete as _folder_complete
+from .runs import MARKER, fingerprint, is_complete, mark_complete, read_marker
 from .runtime import Measure, atomic_write_json
 from .stages import NAMES, RUN_ORDER, dependants, get, inputs
 
@@ -29,8 +28,9 @@ STAGES = NAMES  # the registry's names, in order (gr_colab.stages)
 STARTED = "started.json"  # what a stage that has begun was run with: partial files from other settings are cleared
 
 
-def is_complete(config: GRConfig, stage: str) -> bool:
-    return _folder_complete(config.layout.stage(stage))
+def stage_complete(config: GRConfig, stage: str) -> bool:
+    """Whether ``stage``'s folder carries its marker (:func:`gr_colab.runs.is_complete` of the folder)."""
+    return is_complete(config.layout.stage(stage))
 
 
 def read_summary(config: GRConfig, stage: str) -> dict:
@@ -84,7 +84,7 @@ def clear(config: GRConfig, stage: str) -> list:
 def _bring_inputs(config: GRConfig, stage: str) -> None:
     """Run first what ``stage`` needs and is missing or stale, saying so."""
     for need in get(stage).needs:
-        if not is_complete(config, need):
+        if not stage_complete(config, need):
             print(f"{stage} needs {need}: running {need} first")
             run_stage(config, need)
         elif why_stale(config, need):
@@ -121,14 +121,14 @@ def run_stage(config: GRConfig, stage: str, force: bool = False, **kwargs) -> di
     spec = get(stage)
     _bring_inputs(config, stage)
     folder = config.layout.stage(stage)
-    if is_complete(config, stage) and not force and not why_stale(config, stage):
+    if stage_complete(config, stage) and not force and not why_stale(config, stage):
         if dist.is_main():
             print(f"== {stage}: already complete, skipped ({folder / MARKER})")
         return read_summary(config, stage)
     if not spec.every_process and not dist.is_main():  # one process prepares, generates and exports
         dist.wait_for_everyone()  # (vLLM spreads one engine over the GPUs itself: tensor_parallel_size)
         return read_summary(config, stage)
-    was_complete = is_complete(config, stage)
+    was_complete = stage_complete(config, stage)
     _prepare_run(config, stage, force)
     print(f"== {stage}" + (f" ({dist.describe()})" if dist.world_size() > 1 else ""))
     with Measure() as measured:
@@ -137,7 +137,7 @@ def run_stage(config: GRConfig, stage: str, force: bool = False, **kwargs) -> di
     done = mark_complete(folder, {"stage": stage, **summary, **record(config, stage),
                                   "measured": measured.as_dict()})
     if was_complete:
-        stale = [d for d in dependants(stage) if is_complete(config, d)]
+        stale = [d for d in dependants(stage) if stage_complete(config, d)]
         if stale and dist.is_main():
             print(f"== {stage} ran again: {', '.join(stale)} read it and will run again when asked")
     dist.wait_for_everyone()  # the next stage, on any process, reads this one's files

@@ -26,10 +26,6 @@ class RSFTResult(Finished):
     resumed_from: Optional[str] = None  # the checkpoint this run resumed from
 
 
-def stage_dir(config: GRConfig, name: str = "rsft") -> Path:
-    return config.path / name
-
-
 def training_rows(config: GRConfig, root: Optional[Path] = None) -> tuple[list, list, str]:
     """(train rows, held-out rows, the load report); the held-out rows measure what R-SFT changed."""
     if config.task_format == "six_policy":
@@ -138,7 +134,7 @@ def train_rsft(config: GRConfig, loaded=None, rows: Optional[list] = None, resum
     ``settings``: the trainer's (the red-team hardening's own); None: R-SFT's, ``config.rsft_settings()``."""
     from .models import load_model
 
-    out = Path(out_dir) if out_dir else stage_dir(config)
+    out = Path(out_dir) if out_dir else config.layout.stage("rsft")
     ckpt_dir = out / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     if rows is None:
