@@ -1,5 +1,6 @@
 """The layers of gr_colab (pyproject.toml's import-linter contracts) hold: formats -> data -> models -> tools ->
-stages -> chapters -> faces, and the paper's stages never import each other."""
+stages -> chapters -> faces, the paper's stages never import each other, and the pure formats import no torch,
+transformers, trl or peft."""
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ def test_the_layer_contracts_are_kept():
                           text=True, timeout=300)
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-4000:]
-    assert "Contracts: 2 kept, 0 broken." in out
+    assert "Contracts: 3 kept, 0 broken." in out
 
 
 def test_every_module_of_the_package_is_in_a_layer():
