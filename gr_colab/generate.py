@@ -1,10 +1,10 @@
 """Batched generation: many guard prompts at once, in the order they came.
 
-Stage. Prompts are rendered by the model's own chat template (or the official raw string), sorted by length so a
-batch holds prompts of similar size, left-padded (a decoder continues from the right), and generated greedily by
-default (the paper's setting), stopping at every end-of-turn id the tokenizer and generation config name. The
-n-sample mode draws k outputs per prompt for HS-DPO. ``run_predictions`` writes the official
-``{prompt, label, predict}`` JSONL and, restarted, skips what is already written.
+Tool layer (the stages generate through it). Prompts are rendered by the model's own chat template (or the official
+raw string), sorted by length so a batch holds prompts of similar size, left-padded (a decoder continues from the
+right), and generated greedily by default (the paper's setting), stopping at every end-of-turn id the tokenizer and
+generation config name. The n-sample mode draws k outputs per prompt for HS-DPO. ``run_predictions`` writes the
+official ``{prompt, label, predict}`` JSONL and, restarted, skips what is already written.
 """
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """Ollama: a Modelfile that renders the prompt as training did and stops where it should, and a small client.
 
-Stage (export). The TEMPLATE is not copied from a table of model families: it is the model's own chat template,
-rendered with Ollama's ``{{ .Prompt }}`` / ``{{ .Response }}`` placeholders in place of the messages, so whatever
-the tokenizer did in training (Llama 3's header tokens, Gemma's turns) is what Ollama does. The GuardReasoner
-instruction is baked into the template, so ``ollama run`` takes only the interaction
-(``Human user:\n…\n\nAI assistant:\n…\n\n``): the model is a guard, not a chat assistant. The stop parameters are
-every end-of-turn string of that template and tokenizer: a missing stop token is the commonest "the model never
-stops" report. Temperature 0: a classifier should give the same verdict twice.
+Tool layer (the export stage writes the Modelfile; the service reads it back). The TEMPLATE is not copied from a table
+of model families: it is the model's own chat template, rendered with Ollama's ``{{ .Prompt }}`` / ``{{ .Response }}``
+placeholders in place of the messages, so whatever the tokenizer did in training (Llama 3's header tokens, Gemma's
+turns) is what Ollama does. The GuardReasoner instruction is baked into the template, so ``ollama run`` takes only the
+interaction (``Human user:\n…\n\nAI assistant:\n…\n\n``): the model is a guard, not a chat assistant. The stop
+parameters are every end-of-turn string of that template and tokenizer: a missing stop token is the commonest "the
+model never stops" report. Temperature 0: a classifier should give the same verdict twice.
 """
 from __future__ import annotations
 

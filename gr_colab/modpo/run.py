@@ -3,7 +3,7 @@
 The chapter's run. ``run_modpo(config)`` runs, under ``run_dir/modpo``, each step skipped when its files are there (a Colab
 disconnect costs only the step that was running):
 
-1. **data**: PKU-SafeRLHF-shaped rows (``modpo_data``), split 90/10 with seed ``seed`` as the MODPO code does; the
+1. **data**: PKU-SafeRLHF-shaped rows (``modpo.data``), split 90/10 with seed ``seed`` as the MODPO code does; the
    held-out prompts are the ones every model answers. With ``modpo_safety_labels`` ``guard`` or ``guard-strict``,
    the guard judges both answers of every training row and its verdicts replace the dataset's "safer" ids
    (:func:`gr_colab.modpo.data.relabel_safer` says what happens to ties and unparsed verdicts);
