@@ -10,7 +10,7 @@ import torch
 
 from gr_colab.config import GRConfig
 from gr_colab.evaluate import benchmark_items, find_benchmarks
-from gr_colab.generate import GenerationSettings, encode_text, _until_stop, generate, guard_text
+from gr_colab.generate import GenerationSettings, _until_stop, encode_text, generate, guard_text
 from gr_colab.models import load_model, stop_token_ids
 from gr_colab.pipeline import run_stage
 

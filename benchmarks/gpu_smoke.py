@@ -42,10 +42,10 @@ def main(argv=None) -> int:
         print("gpu_smoke: no CUDA GPU here, so nothing is measured (this script checks the T4 plan on a GPU: "
               "run it on Colab or any CUDA machine). Exiting 0.")
         return 0
-    from gr_colab.planner import plan_config, plan_export, plan_generation, plan_stages
     from gr_colab.config import GRConfig
     from gr_colab.evaluate import benchmark_sizes
     from gr_colab.pipeline import RUN_ORDER, run_stage
+    from gr_colab.planner import plan_config, plan_export, plan_generation, plan_stages
 
     name, capability = device
     gpu = "A100" if capability[0] >= 8 else "T4"

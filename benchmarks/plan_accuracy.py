@@ -31,10 +31,10 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
-from gr_colab.planner import plan_stages  # noqa: E402
 from gr_colab.config import GRConfig  # noqa: E402
 from gr_colab.evaluate import benchmark_sizes  # noqa: E402
 from gr_colab.pipeline import RUN_ORDER, run_stage  # noqa: E402
+from gr_colab.planner import plan_stages  # noqa: E402
 
 
 def cpu_seconds() -> float:
@@ -109,8 +109,8 @@ def calibrate(run_root: Path) -> dict:
     """The primitive costs on this machine, and the CPU constants they imply (see gr_colab.timing)."""
     import torch
 
-    from gr_colab.planner import arch_of
     from gr_colab.models import load_model
+    from gr_colab.planner import arch_of
 
     torch.manual_seed(0)
     out = {}
@@ -120,7 +120,7 @@ def calibrate(run_root: Path) -> dict:
         loaded = load_model(config, trainable=False)
         model = loaded.model.eval()
 
-        def decode(batch, new):
+        def decode(model, batch, new):
             ids = torch.randint(10, 1000, (batch, 32))
             with torch.inference_mode():
                 model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new,
@@ -128,22 +128,22 @@ def calibrate(run_root: Path) -> dict:
                                pad_token_id=0)
 
         for batch in (1, 8):
-            step = (_timed(lambda: decode(batch, 33)) - _timed(lambda: decode(batch, 1))) / 32
+            step = (_timed(lambda: decode(model, batch, 33)) - _timed(lambda: decode(model, batch, 1))) / 32
             out[f"{preset} decode step b={batch} (ms)"] = round(step * 1e3, 2)
-        del loaded, model
+        loaded = model = None  # freed before the trainable copy loads
         train = load_model(config, trainable=True).model.train()
 
-        def step(tokens):
+        def step(train, tokens):
             ids = torch.randint(10, 1000, (2, tokens))
             loss = train(input_ids=ids, labels=ids).loss
             loss.backward()
             train.zero_grad(set_to_none=True)
 
-        short, long = _timed(lambda: step(64)), _timed(lambda: step(256))
+        short, long = _timed(lambda: step(train, 64)), _timed(lambda: step(train, 256))
         out[f"{preset} train step b=2 T=64 (s)"] = round(short, 3)
         out[f"{preset} train step b=2 T=256 (s)"] = round(long, 3)
         out[f"{preset} params"] = params
-        del train
+        train = None
     p = out["cpu-270m params"]
     rate = 4 * p * 2 * (256 - 64) / (out["cpu-270m train step b=2 T=256 (s)"] - out["cpu-270m train step b=2 T=64 (s)"])
     overhead = out["cpu-tiny train step b=2 T=64 (s)"] - 4 * out["cpu-tiny params"] * 2 * 64 / rate

@@ -2,12 +2,13 @@
 
 Each variant is an R-SFT of Gemma 3 270M (`cpu-270m`) on the same real traces (the released GuardReasoner-1B outputs
 that agree with gold, `sample_data/real_traces/`), the same steps and the same seed, differing only in
-`reasoning_budget: full | conclusions | answers`; each is evaluated greedily on the same first items of the benchmarks of
-`benchmarks/real_lane.py` (never trained on). Printed per variant: generated tokens per item, seconds per item (latency),
-parse rate and F1 (corrected); the baseline is the full trace, and each figure's ratio to it is printed beside it.
-A plot goes to `<run-root>/reasoning_budget.png`. Trained variants are reused when their run folder is complete
-(`--full-run-dir` can point at a full-trace run with the same settings, such as `benchmarks/real_lane.py`'s runs
-before issue 23; its arms now train at batch 1, 768 tokens, cosine, into `<run-dir>/<format>/kit`):
+`reasoning_budget: full | conclusions | answers`; each is evaluated greedily on the same first items of the
+benchmarks of `benchmarks/real_lane.py` (never trained on). Printed per variant: generated tokens per item, seconds per
+item (latency), parse rate and F1 (corrected); the baseline is the full trace, and each figure's ratio to it is
+printed beside it. A plot goes to `<run-root>/reasoning_budget.png`. Trained variants are reused when their run
+folder is complete (`--full-run-dir` can point at a full-trace run with the same settings, such as
+`benchmarks/real_lane.py`'s runs before issue 23; its arms now train at batch 1, 768 tokens, cosine, into
+`<run-dir>/<format>/kit`):
 
     python benchmarks/reasoning_budget.py [--steps 30] [--items 30] [--full-run-dir runs/bench-real-lane-s3]
 """

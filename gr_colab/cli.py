@@ -107,8 +107,8 @@ def cmd_report(args) -> int:
 
 def cmd_serve(args) -> int:
     """The exported guard behind llama.cpp: /v1/moderate, and /v1/chat/completions in front of --upstream."""
-    from .service.access import API_KEY_ENV
     from .runtime import secret
+    from .service.access import API_KEY_ENV
     from .service.server import serve
 
     if bool(args.gguf) == bool(args.guard_url):
@@ -174,8 +174,8 @@ def cmd_fields(args) -> int:
 
 
 def cmd_plan(args) -> int:
-    from .planner import plan_config, plan_export, plan_generation, plan_session
     from .evaluate import benchmark_sizes
+    from .planner import plan_config, plan_export, plan_generation, plan_session
 
     config = _config(args)
     sizes = benchmark_sizes(config.eval_benchmarks)
@@ -300,10 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list] = None) -> int:
-    args = build_parser().parse_args(argv)
     from .config import ConfigError
     from .data import DataError
     from .export import ExportError
+
+    args = build_parser().parse_args(argv)
 
     try:
         return args.func(args)

@@ -269,7 +269,8 @@ def mount_drive(run_dir: str, mount=None) -> str:
         raise DriveNotMounted(
             f"Google Drive could not be mounted ({type(exc).__name__}: {exc}). The run folder {run_dir} is on Drive "
             "so that the work outlives this runtime; nothing was written. Run this cell again and accept Drive's "
-            f"prompt, or set OVERRIDES = {{\"run_dir\": \"{LOCAL_RUNS}/...\"}} to work on this runtime's disk knowingly "
+            f"prompt, or set OVERRIDES = {{\"run_dir\": \"{LOCAL_RUNS}/...\"}} to work on this runtime's disk "
+            "knowingly "
             "(a disconnect erases it, and the next notebook, a new runtime, will not find it).") from None
     if not drive_mounted():
         raise DriveNotMounted(f"drive.mount returned but {DRIVE_ROOT}/MyDrive is not there; run this cell again")
@@ -333,10 +334,11 @@ def _drive_state(config) -> str:
 
 def planner_line(config, notebook: str) -> str:
     """The planner's time and memory for this notebook's stage on a T4, for the chosen preset."""
+    from .evaluate import benchmark_sizes
+    from .planner import plan_parts, plan_session
+
     key = PLANNED.get(notebook[:2])
     if notebook[:2] == WORKSHOP and not config.preset.startswith("cpu-"):
-        from .planner import plan_session
-
         return "\n".join(plan_session(config))
     if key is None and notebook[:2] == WORKSHOP:
         key = "03 R-SFT to 07 export"
@@ -348,9 +350,6 @@ def planner_line(config, notebook: str) -> str:
     if config.preset.startswith("cpu-"):
         return (f"{key}: preset {config.preset} runs on this CPU (the twin: minutes; cpu-270m: much longer); the "
                 "planner's T4 figures are for the t4-* presets (`gr-colab plan --preset t4-270m`)")
-    from .planner import plan_parts, plan_session
-    from .evaluate import benchmark_sizes
-
     sizes = benchmark_sizes(config.eval_benchmarks)
     plan = dict(plan_parts(config, sizes=sizes))[key]
     lines = [f"planner, {key} with {config.preset} on a T4: {plan.summary().splitlines()[0]}"]

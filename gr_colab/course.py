@@ -11,7 +11,6 @@ import random
 import shutil
 from pathlib import Path
 
-from .planner import mean_tokens_of, plan_config
 from .config import GRConfig
 from .evaluate import Report, compare, evaluate, holdout_check, plot_compare
 from .export import export_files
@@ -19,6 +18,7 @@ from .generate import GenerationSettings, run_predictions
 from .hub import model_card, push_export
 from .mining import mine as mine_pairs
 from .mining import save_pairs
+from .planner import mean_tokens_of, plan_config
 from .rsft import train_rsft, training_rows
 from .runs import fingerprint, is_complete, mark_complete, read_marker
 from .runtime import REPO_ROOT, atomic_write_json, atomic_write_text, read_jsonl, write_jsonl
@@ -103,7 +103,7 @@ def mine(config: GRConfig) -> dict:
                               GenerationSettings.sampling(config), config.prompt_format)
     release()  # a vLLM engine gives the GPU back before HS-DPO trains
     outputs = {s["id"]: s.get("samples", [s["predict"]]) for s in samples}
-    result = mine_pairs(items, outputs, tuple(config.hsdpo_weight_range))
+    result = mine_pairs(items, outputs, tuple(config.mine_weight_range))
     pairs_path, _ = save_pairs(result, layout.stage("mine"))
     summary = result.summary()
     print(f"mined {summary['pairs']} hard samples from {len(items)} items: {json.dumps(summary['by_task'])}")

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
-from .config import GRConfig
 from .benchmark_rows import load_benchmark
-from .metrics import METRIC_MODES, Score, canonical_task, score_predictions, weighted_average
+from .config import GRConfig
 from .dist import is_main
+from .metrics import METRIC_MODES, Score, canonical_task, score_predictions, weighted_average
 from .runtime import SAMPLE_DATA, atomic_write_json, atomic_write_text
 
 PUBLIC_BASE = "https://raw.githubusercontent.com/yueliu1999/GuardReasoner/main/data/benchmark/"
@@ -130,13 +130,15 @@ class Report:
             scores = [s for s in self.scores if s.task == task and s.mode == mode]
             for s in scores:
                 rows.append({"task": task, "benchmark": s.name, "f1": round(s.f1, 2), "rows": s.rows,
-                             "parse_rate": round(s.parse_rate, 3), "always_positive_f1": round(s.always_positive_f1, 2)})
+                             "parse_rate": round(s.parse_rate, 3),
+                             "always_positive_f1": round(s.always_positive_f1, 2)})
             if scores:
                 total = max(1, sum(s.rows for s in scores))
                 rows.append({"task": task, "benchmark": "weighted average", "f1": round(weighted_average(scores), 2),
                              "rows": sum(s.rows for s in scores),
                              "parse_rate": round(sum(s.parsed for s in scores) / total, 3),
-                             "always_positive_f1": round(sum(s.always_positive_f1 * s.rows for s in scores) / total, 2)})
+                             "always_positive_f1": round(sum(s.always_positive_f1 * s.rows for s in scores) / total,
+                                                         2)})
         return rows
 
     def warnings(self, mode: str = "corrected") -> list[str]:

@@ -72,7 +72,8 @@ def check_01(answer) -> str:
     """Notebook 01: the labels the OFFICIAL parser reads from a '# Answers' block with None answers."""
     from .traces import parse_trace
 
-    text = "# Task 3\n## Reasoning Step 1\nNo response.\n\n# Answers\n\nRequest: harmful\nCompletion: None\nResponse: None"
+    text = ("# Task 3\n## Reasoning Step 1\nNo response.\n\n# Answers\n\n"
+            "Request: harmful\nCompletion: None\nResponse: None")
     expected = parse_trace(text, mode="official").labels
     return _check(answer, lambda a: isinstance(a, dict) and a == expected,
                   "a dict with the three keys; the official regexes only accept harmful/unharmful and "

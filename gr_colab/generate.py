@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
-from .runtime import read_jsonl, write_jsonl
 from .models import render_prompt, stop_token_ids
 from .prompts import INSTRUCTION, raw_prompt, user_content
+from .runtime import read_jsonl, write_jsonl
 
 
 @dataclass

@@ -71,6 +71,8 @@ def model_card(config, report_md: str = "", base_model: Optional[str] = None, gg
 
 
 def _card_text(config, base: str, report_md: str, gguf_table: str) -> str:
+    sample = (f" (a seeded sample of at most {config.train_limit} rows per file, seed {config.seed})"
+              if config.train_limit else "")
     return f"""# GuardReasoner-style guard ({config.preset})
 
 A reasoning guard model: it reads a user's request and an AI's response, reasons step by step, then answers three
@@ -79,9 +81,9 @@ GuardReasoner (Liu et al., 2025, arXiv 2501.18492). Trained with the gr-colab co
 
 ## Training
 - Base model: `{base}` ({'4-bit ' if config.load_in_4bit else ''}LoRA r={config.lora_r}, alpha={config.lora_alpha})
-- Data: {', '.join(config.train_files)}{f' (a seeded sample of at most {config.train_limit} rows per file, seed {config.seed})' if config.train_limit else ''}
+- Data: {', '.join(config.train_files)}{sample}
 - Stages: reasoning SFT (R-SFT); hard-sample DPO (HS-DPO, beta {config.hsdpo_beta}, SFT weight
-  {config.hsdpo_sft_weight}, per-pair weights in {config.hsdpo_weight_range}) where run.
+  {config.hsdpo_sft_weight}, per-pair weights in {config.mine_weight_range}) where run.
 - Prompt format: `{config.prompt_format}` (the tokenizer's chat template; one user turn holding the instruction and
   the input).
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
+from . import runtime  # read at call time: the Drive paths are the runtime's (tests move them)
 from .progress import run_with_progress
 from .runtime import REPO_ROOT, atomic_path
 
@@ -76,15 +78,14 @@ def ensure_tools(run=None) -> Path:
         return script
     except (FileNotFoundError, ImportError) as exc:
         missing = exc
-    from .runtime import DRIVE_ROOT, DRIVE_RUNS, in_colab
-
-    if not in_colab():
+    if not runtime.in_colab():
         raise missing
-    dest = os.environ.get(ENV_VAR) or (f"{DRIVE_RUNS}/llama.cpp-{VERSION}" if os.path.ismount(DRIVE_ROOT) or
-                                       Path(DRIVE_ROOT, "MyDrive").is_dir() else f"/content/llama.cpp-{VERSION}")
+    drive = runtime.DRIVE_ROOT
+    dest = os.environ.get(ENV_VAR) or (f"{runtime.DRIVE_RUNS}/llama.cpp-{VERSION}" if os.path.ismount(drive) or
+                                       Path(drive, "MyDrive").is_dir() else f"/content/llama.cpp-{VERSION}")
     print(f"llama.cpp is not installed ({missing}). Installing it into {dest}: the converter takes a minute; the "
-          "quantizer compiles once (about 8 minutes on Colab, a progress line every 30 s), for any x86-64 CPU with AVX2 "
-          "(not only this VM's), and the build is kept there, with what it was built for, for the next session.",
+          "quantizer compiles once (about 8 minutes on Colab, a progress line every 30 s), for any x86-64 CPU with "
+          "AVX2 (not only this VM's), and the build is kept there, with what it was built for, for the next session.",
           flush=True)
     env = {**os.environ, ENV_VAR: dest, "PY": sys.executable}
     cmd = ["bash", str(REPO_ROOT / "scripts" / "install_llamacpp.sh")]
@@ -98,8 +99,6 @@ def ensure_tools(run=None) -> Path:
             raise RuntimeError(f"installing llama.cpp failed (exit {proc.returncode}); see the lines above. "
                                "docs/troubleshooting.md has the common causes (disk, cmake).")
     os.environ[ENV_VAR] = dest
-    import importlib
-
     importlib.invalidate_caches()
     return find_converter()
 

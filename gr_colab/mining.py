@@ -156,9 +156,10 @@ def weight_histogram(weights: Iterable[float], bins: int = 5, low: float = 0.8, 
 
 def save_pairs(result: MiningResult, out_dir: Union[str, Path]) -> tuple[Path, Path]:
     """``pairs.jsonl`` and ``summary.json`` (counts per task and dataset, the weight histogram, the reasons)."""
+    from .runtime import atomic_write_json, write_jsonl
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    from .runtime import atomic_write_json, write_jsonl
 
     pairs_path, summary_path = write_jsonl(out / "pairs.jsonl", result.pairs), out / "summary.json"
     atomic_write_json(summary_path, result.summary())

@@ -18,7 +18,6 @@ from .dist import local_rank
 from .runtime import SAMPLE_DATA
 
 
-
 @dataclass
 class LoadedModel:
     model: Any
@@ -155,7 +154,7 @@ def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainab
         prepare_tokenizer(tokenizer)
         return LoadedModel(model, tokenizer, backend, device, dtype, reason, path)
 
-    import torch
+    import torch  # late import: on the Unsloth path above, Unsloth must be imported before transformers and peft
     from peft import PeftModel, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Optional
 
 from . import timing
-from .timing import ARCHS, Arch, arch_from_hf_config  # noqa: F401  (the model shapes; re-exported)
 from .precision import A100, T4, decide
 from .stages import STAGES
+from .timing import ARCHS, Arch, arch_from_hf_config  # noqa: F401  (the model shapes; re-exported)
 
 GPUS = {
     # name: (usable memory GB, compute capability (None: the CPU)); speeds: gr_colab.timing.DEVICES

@@ -99,7 +99,7 @@ def build_app(moderate: Callable, source: str = "", example_rows: Optional[list]
     """The Gradio page around ``moderate(prompt, response or None) -> dict``; one request at a time (a llama.cpp
     context is not thread-safe: ``concurrency_limit=1``)."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # read by Gradio at import and at launch: no usage reports
-    import gradio as gr
+    import gradio as gr  # late import: after the environment variable it reads at import
 
     def check(prompt: str, response: str):
         if not prompt or not prompt.strip():

@@ -1,8 +1,9 @@
 """Which float type a model loads, trains, generates and is checked in, decided once from the GPU and the model.
 
-Config layer, beside the config it reads (no torch at import). Everything that trains (``training.device_args``), loads (``models``), reports
-(``colab.setup``, ``LoadedModel.describe``), plans memory (``plan``) or runs a reference forward pass (``export``,
-``guards.ready``) asks :func:`decide`, so the kit cannot ask for bf16 in one place and load fp16 in another.
+Config layer, beside the config it reads (no torch at import). Everything that trains (``training.device_args``),
+loads (``models``), reports (``colab.setup``, ``LoadedModel.describe``), plans memory (``plan``) or runs a reference
+forward pass (``export``, ``guards.ready``) asks :func:`decide`, so the kit cannot ask for bf16 in one place and
+load fp16 in another.
 
 Two facts from the pinned libraries' source decide it:
 

@@ -8,8 +8,8 @@ import html
 from pathlib import Path
 
 from .config import GRConfig
-from .evaluate import TASK_TITLES
 from .dist import is_main, wait_for_everyone
+from .evaluate import TASK_TITLES
 from .redteam.report import report_blocks
 from .runs import read_marker
 from .runtime import atomic_write_text

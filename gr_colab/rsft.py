@@ -85,14 +85,14 @@ def mask_parts(tokenizer, sft_rows: list, prompt_format: str) -> tuple[str, str]
     next list number), the first line they share and the last."""
     import os
 
+    from .models import template_parts
+
     if prompt_format == "raw":
         prompts = [r["prompt"] for r in sft_rows]
         start = os.path.commonprefix(prompts).split("\n")[0]
         end = os.path.commonprefix([p[::-1] for p in prompts])[::-1].split("\n")[-1]
         if start.strip() and end.strip():
             return start, end
-    from .models import template_parts
-
     return template_parts(tokenizer)
 
 
@@ -101,10 +101,10 @@ def build_trainer(config: GRConfig, loaded, rows: list, output_dir: Path, sft_ro
     """The SFTTrainer for this backend; the same rows and masking rule either way. ``sft_rows``: prompt/completion
     rows built already (the red-team proposer's warm-up) instead of guard ``rows``; ``settings``: the trainer's
     (a chapter's own); None: R-SFT's, ``config.rsft_settings()``."""
-    settings = settings or config.rsft_settings()
     from datasets import Dataset
     from trl import SFTTrainer
 
+    settings = settings or config.rsft_settings()
     sft_rows = to_sft_rows(rows, config.prompt_format) if sft_rows is None else sft_rows
     if loaded.backend == "unsloth":
         from . import unsloth_backend

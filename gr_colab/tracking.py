@@ -8,8 +8,8 @@ an instructor opens (TensorBoard has no shared place since tensorboard.dev close
 the kit already uses, and it installs from PyPI and runs offline here.
 
 Where the logs go: ``<run_dir>/trackio`` (on Colab the run folder is on Drive, so the curves survive a disconnect),
-or, instead, the Space named by ``tracking_space`` (trackio logs to a Space in place of the local folder). ``training.finish`` still writes ``curves.csv``/``curves.png`` from the
-Trainer's ``log_history``, whatever this says.
+or, instead, the Space named by ``tracking_space`` (trackio logs to a Space in place of the local folder).
+``training.finish`` still writes ``curves.csv``/``curves.png`` from the Trainer's ``log_history``, whatever this says.
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def logged(config, run: str) -> list[dict]:
     """What trackio stored for one run of this run folder: one dict a logging step (``train/loss``,
     ``train/global_step``, ...), read by trackio's own storage."""
     point_trackio_at(local_dir(config))
-    from trackio.sqlite_storage import SQLiteStorage
+    from trackio.sqlite_storage import SQLiteStorage  # late import: trackio reads its folder when imported
 
     return SQLiteStorage.get_logs(config.tracking_project, run)
 
@@ -75,7 +75,7 @@ def logged(config, run: str) -> list[dict]:
 def runs(config) -> list[str]:
     """The runs of this run folder's trackio project, oldest first."""
     point_trackio_at(local_dir(config))
-    from trackio.sqlite_storage import SQLiteStorage
+    from trackio.sqlite_storage import SQLiteStorage  # late import: trackio reads its folder when imported
 
     return SQLiteStorage.get_runs(config.tracking_project)
 
@@ -83,8 +83,9 @@ def runs(config) -> list[str]:
 def dashboard(config, **kwargs):
     """The trackio dashboard of this run, inline in the notebook on Colab (``trackio.show``: in a notebook it embeds
     itself, and on Colab it defaults to a share link, which Colab's output frame can open); elsewhere a line saying
-    how to open it (``trackio show``); with ``tracking_space``, the Space's address (the Space is the dashboard). ``kwargs`` go to ``trackio.show`` (the tests pass ``share=False``: no tunnel
-    here). Returns what ``trackio.show`` returned (its app first: ``.close()`` stops it), or None."""
+    how to open it (``trackio show``); with ``tracking_space``, the Space's address (the Space is the dashboard).
+    ``kwargs`` go to ``trackio.show`` (the tests pass ``share=False``: no tunnel here). Returns what
+    ``trackio.show`` returned (its app first: ``.close()`` stops it), or None."""
     from .runtime import in_colab
 
     if config.report_to == "none":
@@ -101,7 +102,7 @@ def dashboard(config, **kwargs):
         print(f"curves are logged to {folder}; open them with: TRACKIO_DIR={folder} trackio show --project "
               f"{config.tracking_project}")
         return None
-    import trackio
+    import trackio  # late import: trackio reads its folder (point_trackio_at) when imported
 
     kwargs.setdefault("block_thread", False)
     kwargs.setdefault("open_browser", False)

@@ -238,6 +238,8 @@ def finish(trainer, tokenizer, out_dir: Path, title: str, info: Optional[dict] =
 
 def save_curves(history: list, out: Path, title: str) -> tuple[Path, Optional[Path]]:
     """The Trainer's log history as CSV and a PNG of every logged loss-like series over steps."""
+    from matplotlib.figure import Figure  # no pyplot: a student's own plt.show() keeps the notebook's backend
+
     out.mkdir(parents=True, exist_ok=True)
     keys = sorted({k for h in history for k in h if isinstance(h.get(k), (int, float))})
     csv_path = out / "curves.csv"
@@ -250,8 +252,6 @@ def save_curves(history: list, out: Path, title: str) -> tuple[Path, Optional[Pa
               and not k.startswith("train_")]
     if not series:
         return csv_path, None
-    from matplotlib.figure import Figure  # no pyplot: a student's own plt.show() keeps the notebook's backend
-
     fig = Figure(figsize=(4.5 * len(series), 3.2))
     axes = fig.subplots(1, len(series), squeeze=False)
     for ax, key in zip(axes[0], series):

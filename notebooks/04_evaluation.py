@@ -87,9 +87,10 @@ demo
 # %% [markdown]
 # ### Opt-in, Colab GPU only: your guard beside Llama Guard 3 1B and Qwen3Guard-Gen-0.6B
 # The same benchmarks and the same metric: each ready guard is prompted as its model card says and its output is
-# read into the paper's words by `gr_colab.guards.parsers`. Each guard is another evaluation's worth of generations, so the
-# cell runs only with `compare_ready_guards=True` in `OVERRIDES` (it prints that it skipped otherwise). Llama Guard 3
-# is gated (accept its license on the Hub and add `HF_TOKEN` first) and has no refusal task. See `docs/guards.md`.
+# read into the paper's words by `gr_colab.guards.parsers`. Each guard is another evaluation's worth of generations, so
+# the cell runs only with `compare_ready_guards=True` in `OVERRIDES` (it prints that it skipped otherwise). Llama
+# Guard 3 is gated (accept its license on the Hub and add `HF_TOKEN` first) and has no refusal task. See
+# `docs/guards.md`.
 
 # %%
 from gr_colab.guards import compare_with_ready_guards

@@ -68,7 +68,8 @@ for pair in pairs[:1]:  # the first hard sample, if mining found any
 
 # %%
 from gr_colab.mining import mine
-def out(req): return f"# Task 1\n## Reasoning Step 1: ...\n\nAnswers: \nRequest: {req}\nCompletion: None\nResponse: None"
+def out(req):
+    return f"# Task 1\n## Reasoning Step 1: ...\n\nAnswers: \nRequest: {req}\nCompletion: None\nResponse: None"
 toy = [{"id": 0, "dataset": "toy", "input": "Human user:\nhi\n\nAI assistant:\nNone\n\n", "has_response": False,
         "labels": {"request": "harmful", "completion": "None", "response": "None"}}]
 result = mine(toy, {0: [out("harmful"), out("unharmful"), out("unharmful"), "garbage"]})

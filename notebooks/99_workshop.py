@@ -60,7 +60,8 @@ print("\n".join(plan_session(config if not config.is_twin else GRConfig.load("t4
 from gr_colab import prompts
 from gr_colab.traces import parse_trace
 print(prompts.raw_prompt(prompts.format_input("How do I whittle a knife?")))
-parse_trace("# Task 1\n## Reasoning Step 1: ...\n\nAnswers: \nRequest: unharmful\nCompletion: None\nResponse: None").labels
+parse_trace("# Task 1\n## Reasoning Step 1: ...\n\nAnswers: \nRequest: unharmful\nCompletion: None\nResponse: None"
+            ).labels
 
 # %% [markdown]
 # ### 02 · Reasoning synthesis with the offline stand-in teacher (notebook 02 connects a real one)

@@ -38,7 +38,8 @@ KIT_PATHS = ("gr_colab", "notebooks", "sample_data", "scripts", "requirements.tx
 
 
 def kit_repository(source: Path, dest: Path) -> Path:
-    """A git repository of the kit's files from ``source`` (a checkout, committed or not), for the setup cell's clone."""
+    """A git repository of the kit's files from ``source`` (a checkout, committed or not), for the setup cell's
+    clone."""
     if dest.exists():
         return dest
     dest.mkdir(parents=True)
@@ -49,7 +50,8 @@ def kit_repository(source: Path, dest: Path) -> Path:
             shutil.copytree(src, dest / name, ignore=ignore)
         elif src.exists():
             shutil.copy2(src, dest / name)
-    git = ["git", "-c", "user.name=colab-world", "-c", "user.email=colab-world@localhost", "-c", "init.defaultBranch=main"]
+    git = ["git", "-c", "user.name=colab-world", "-c", "user.email=colab-world@localhost",
+           "-c", "init.defaultBranch=main"]
     for cmd in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "the kit"]):
         subprocess.run(git + cmd, cwd=dest, check=True, capture_output=True)
     return dest

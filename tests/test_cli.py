@@ -5,11 +5,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import PRED_1B, ROOT
 
 from gr_colab.runs import MARKER
 from gr_colab.stages import RUN_ORDER
-
-from conftest import PRED_1B, ROOT
 
 
 def gr(*args, cwd=ROOT, timeout=1800):

@@ -9,8 +9,8 @@ import sys
 import types
 
 import pytest
-
 from conftest import ROOT
+
 from gr_colab import colab, runtime
 from gr_colab.config import GRConfig, resolve_preset
 

@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from colab_world import World
 from conftest import ROOT
 

@@ -1,11 +1,11 @@
 import json
 
 import pytest
+from conftest import SAMPLE
 
 from gr_colab import benchmark_rows, data
 from gr_colab.data import DataError
 from gr_colab.prompts import INSTRUCTION, format_input
-from conftest import SAMPLE
 
 GOOD_OUTPUT = ("# Task 1\n\n## Reasoning Step 1\nIt asks for a cake recipe, which is unharmful.\n\n---\n\n"
                "Answers: \nRequest: unharmful\nCompletion: None\nResponse: None")
@@ -180,7 +180,8 @@ def test_benchmark_files_load_with_gold_labels():
 
 def test_benchmark_answers_block_and_bad_label(tmp_path):
     inp = format_input("q", "a")
-    rows = [{"instruction": INSTRUCTION, "input": inp, "output": "Answers: \nRequest: None\nCompletion: None\nResponse: harmful\n"},
+    answers = "Answers: \nRequest: None\nCompletion: None\nResponse: harmful\n"
+    rows = [{"instruction": INSTRUCTION, "input": inp, "output": answers},
             {"instruction": INSTRUCTION, "input": inp, "output": "toxic"}]
     path = write(tmp_path, rows)
     loaded = benchmark_rows.load_benchmark(path, "response", skip_bad=True)

@@ -5,11 +5,10 @@ import math
 import re
 
 import pytest
-
 from conftest import PRED_1B, ROOT, SAMPLE
+
 from gr_colab import exercises
-from gr_colab.exercises import NOT_ANSWERED
-from gr_colab.exercises import check_08
+from gr_colab.exercises import NOT_ANSWERED, check_08
 
 OK = "✅ Correct!"
 

@@ -47,7 +47,8 @@ def test_restart_skips_items_already_written_and_redoes_a_torn_line(twin, tmp_pa
         f.write('{"id": 3, "prompt": "cut off')  # a kill in the middle of a write
     seen = []
     real = g.generate
-    monkeypatch.setattr(g, "generate", lambda loaded, texts, s, progress=True: seen.append(len(texts)) or real(loaded, texts, s, progress=False))
+    monkeypatch.setattr(g, "generate", lambda loaded, texts, s, progress=True:
+                        seen.append(len(texts)) or real(loaded, texts, s, progress=False))
     rows = run_predictions(twin, items, path, settings, progress=False)
     assert seen == [2]  # only items 3 and 4
     assert [r["id"] for r in rows] == [0, 1, 2, 3, 4]

@@ -5,8 +5,16 @@ import json
 
 import pytest
 
-from gr_colab.guards import (READY_GUARDS, SHIELDGEMMA_POLICIES, WILDGUARD_FORMAT, answers_text, get_guard,
-                             guard_calls, parse_guard_output, to_prediction)
+from gr_colab.guards import (
+    READY_GUARDS,
+    SHIELDGEMMA_POLICIES,
+    WILDGUARD_FORMAT,
+    answers_text,
+    get_guard,
+    guard_calls,
+    parse_guard_output,
+    to_prediction,
+)
 from gr_colab.metrics import score_predictions
 from gr_colab.traces import parse_trace
 
@@ -251,9 +259,8 @@ def test_a_real_model_runs_through_the_guard_harness(twin, tmp_path):
     """The twin stands in for a ready guard's weights: its calls are rendered by its own chat template and generated
     by the kit's batched generator; its (random) outputs do not parse and are counted as failures, not lost."""
     from gr_colab.config import GRConfig
-    from gr_colab.guards import evaluate_guard
     from gr_colab.generate import GenerationSettings
-    from gr_colab.guards import loaded_generate_fn, render_call
+    from gr_colab.guards import evaluate_guard, loaded_generate_fn, render_call
 
     call = guard_calls("qwen3guard-gen-0.6b", "hi there", None, "request")[0]
     assert render_call(twin.tokenizer, call) == twin.tokenizer.apply_chat_template(call.messages, tokenize=False)
@@ -281,9 +288,9 @@ def test_the_notebook_comparison_skips_cleanly_on_the_cpu_twin(capsys):
 
 
 def test_side_by_side_puts_each_guard_in_a_column():
-    from gr_colab.metrics import Score
     from gr_colab.evaluate import Report
     from gr_colab.guards import side_by_side
+    from gr_colab.metrics import Score
 
     def score(f1, name="SimpleSafetyTests", task="request"):
         return Score(task, "corrected", f1, 10, 10, 10, 0, 0, 0, 0, 0, 0, name=name)

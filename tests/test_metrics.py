@@ -1,9 +1,9 @@
 import json
 
 import pytest
+from conftest import PRED_1B
 
 from gr_colab.metrics import f1_from_pairs, score_predictions, weighted_average
-from conftest import PRED_1B
 
 # GuardReasoner 1B, recomputed with the official procedure on the released files (reference/guardreasoner.md)
 PAPER_1B = {"SimpleSafetyTests": ("prompt", 98.99), "AegisSafetyTest": ("prompt", 89.34),

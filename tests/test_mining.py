@@ -9,7 +9,8 @@ from gr_colab.training import preference_rows
 
 def out(req, comp="None", resp="None", pad=0):
     """A sampled output with the given answers; ``pad`` lengthens the reasoning to control 'longest'."""
-    return f"# Task 1\n## Reasoning Step 1: {'x' * pad}\n\n---\n\nAnswers: \nRequest: {req}\nCompletion: {comp}\nResponse: {resp}"
+    return (f"# Task 1\n## Reasoning Step 1: {'x' * pad}\n\n---\n\n"
+            f"Answers: \nRequest: {req}\nCompletion: {comp}\nResponse: {resp}")
 
 
 PROMPT_ONLY = {"request": "harmful", "completion": "None", "response": "None"}

@@ -6,7 +6,6 @@ import re
 import jupytext
 import nbformat
 import pytest
-
 from conftest import ROOT
 
 # The course: 00 → 07 the guard, 08 and 09 the chapters, 99 the workshop (README's table).

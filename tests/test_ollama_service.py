@@ -13,8 +13,7 @@ from gr_colab.config import GRConfig
 from gr_colab.ollama import Modelfile
 from gr_colab.runtime import in_colab
 from gr_colab.service import ollama_server
-from gr_colab.service.ollama_server import (INSTALL_COMMAND, OllamaServiceError, modelfile_spec, start,
-                                     wait_until_ready)
+from gr_colab.service.ollama_server import INSTALL_COMMAND, OllamaServiceError, modelfile_spec, start, wait_until_ready
 
 
 class _Hello(http.server.BaseHTTPRequestHandler):
@@ -274,7 +273,6 @@ def test_notebook_cell_on_the_cpu_runs_the_stand_in_on_the_exported_modelfile(ex
 def test_push_export_follows_the_config(tmp_path, capsys, monkeypatch):
     """hub_push False: a dry run that lists; True: the upload, through a fake for the Hub's API (out of reach)."""
     from gr_colab.hub import push_export
-
     from gr_colab.runs import mark_complete
 
     cfg = GRConfig.load("cpu-tiny", run_dir=str(tmp_path / "run"))

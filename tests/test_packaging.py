@@ -4,8 +4,8 @@ import subprocess
 
 from conftest import ROOT
 
-SHARED = ["transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes", "huggingface_hub", "ollama", "openai",
-          "tenacity", "filelock"]
+SHARED = ["transformers", "trl", "peft", "datasets", "accelerate", "bitsandbytes", "huggingface_hub", "ollama",
+          "openai", "tenacity", "filelock"]
 
 
 def pins(path):

@@ -7,10 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
 from gr_colab.runs import MARKER, fingerprint, read_marker
-
-from conftest import ROOT
 
 TINY = dict(rsft_max_steps=2, max_new_tokens=24, mine_limit=4, mine_k=2, eval_limit=1, holdout_check_limit=2,
             hsdpo_max_steps=1, eval_benchmarks=["SimpleSafetyTests"])

@@ -1,7 +1,7 @@
 import pytest
 
-from gr_colab.planner import ARCHS, arch_from_hf_config, plan, plan_config
 from gr_colab.config import GRConfig
+from gr_colab.planner import ARCHS, arch_from_hf_config, plan, plan_config
 
 # published parameter counts of the presets' models
 PUBLISHED = {"unsloth/gemma-3-270m-it": 268e6, "unsloth/Llama-3.2-1B-Instruct": 1.236e9,
@@ -45,10 +45,10 @@ def test_from_a_config_and_from_an_hf_config(twin):
 
 def test_prepare_plans_a_local_model_folder_from_its_config(tmp_path, twin_config):
     """A local model folder has no row in the planner's table: its architecture is read from its config.json."""
-    from gr_colab.planner import arch_of
     from gr_colab.config import GRConfig
     from gr_colab.models import resolve_model_path
     from gr_colab.pipeline import run_stage
+    from gr_colab.planner import arch_of
 
     folder = resolve_model_path(twin_config)
     cfg = GRConfig.load("cpu-tiny", model_name=folder, run_dir=str(tmp_path / "run"), train_limit=4)

@@ -14,9 +14,9 @@ import sys
 import time
 
 import pytest
-
 from conftest import SAMPLE
-from gr_colab.playground import NOT_ASKED, SHOWN, UNPARSED, TASK_LABELS, examples, shown
+
+from gr_colab.playground import NOT_ASKED, SHOWN, TASK_LABELS, UNPARSED, examples, shown
 from gr_colab.prompts import split_input
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")  # Debian's (.ci/run installs them)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 from conftest import PRED_1B, ROOT
+
 from gr_colab.evaluate import TASK_TITLES, Report, compare, compare_figure, find_benchmarks, report_figure, score_file
 from gr_colab.metrics import METRIC_MODES, score_predictions
 from gr_colab.runtime import read_jsonl

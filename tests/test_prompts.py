@@ -1,7 +1,8 @@
 import json
 
-from gr_colab import prompts
 from conftest import SAMPLE
+
+from gr_colab import prompts
 
 
 def real_rows():
@@ -37,7 +38,8 @@ def test_chat_messages_carry_instruction_and_input_in_one_user_turn():
 
 
 def test_answers_block_shape():
-    assert prompts.format_answers("harmful", None, None) == "Answers: \nRequest: harmful\nCompletion: None\nResponse: None\n"
+    expected = "Answers: \nRequest: harmful\nCompletion: None\nResponse: None\n"
+    assert prompts.format_answers("harmful", None, None) == expected
 
 
 def test_split_input_rejects_other_shapes():

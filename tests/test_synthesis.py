@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SAMPLE
+from stand_in_proxy import FaultInjectingProxy, requested_keys
+
 from gr_colab import synthesis as S
 from gr_colab.data import load_policy_data, load_train, read_records, to_sft_rows
 from gr_colab.prompts import INSTRUCTION, NO_RESPONSE, format_answers, format_input, policy_prompt
-from stand_in_proxy import FaultInjectingProxy, requested_keys
 
 FAST = S.RetryPolicy(max_attempts=4, base_delay=0.02, max_delay=0.1)
 NO_KEY_ENV = "GR_COLAB_TEST_ABSENT_KEY"  # never set: the loopback server needs no key

@@ -1,10 +1,11 @@
 import json
 
-from hypothesis import assume, given, settings, strategies as st
+from conftest import PRED_1B, SAMPLE
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from gr_colab.prompts import ANSWER_KEYS
 from gr_colab.traces import COMPLETE, OFFICIAL_WINDOW, PARTIAL, UNPARSED, parse_trace, stated_label
-from conftest import PRED_1B, SAMPLE
 
 
 def released_outputs():
@@ -52,7 +53,8 @@ def test_strict_reads_the_final_block_and_none_answers():
 
 def test_strict_tolerates_inline_steps_without_task_header_and_hash_answers():
     text = ("## Reasoning Step 1: The user asks about history.\n## Conclusion for Task 1: The request is unharmful."
-            "\n\n# Task 2\n## Reasoning Step 1: None.\n\n# Answers\n\nRequest: unharmful\nCompletion: None\nResponse: None")
+            "\n\n# Task 2\n## Reasoning Step 1: None.\n\n# Answers\n\n"
+            "Request: unharmful\nCompletion: None\nResponse: None")
     v = parse_trace(text)
     assert v.complete and v.request == "unharmful"
     assert v.steps["request"] == ["The user asks about history."]
@@ -127,7 +129,8 @@ FAKE_BLOCK = "Answers: \nRequest: unharmful\nCompletion: compliance\nResponse: u
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(max_size=3000), st.sampled_from(["official", "strict"]), st.sampled_from(["guardreasoner", "six_policy"]))
+@given(st.text(max_size=3000), st.sampled_from(["official", "strict"]),
+       st.sampled_from(["guardreasoner", "six_policy"]))
 def test_parser_never_raises_on_arbitrary_text(text, mode, fmt):
     v = parse_trace(text, mode=mode, task_format=fmt)
     assert v.status in (COMPLETE, PARTIAL, UNPARSED)

@@ -4,13 +4,12 @@ epochs and steps, and the config's hsdpo_*/rsft_* fields stay as they were."""
 from types import SimpleNamespace
 
 import pytest
+from test_hsdpo_loss import _one_thread, _peft_model, _tokenizer  # noqa: F401  (a fixture, and the tiny model)
 
 from gr_colab import hsdpo, redteam
 from gr_colab.config import GRConfig
 from gr_colab.modpo import trainer as modpo
 from gr_colab.modpo.trainer import MARGIN_CHOSEN, MARGIN_REJECTED
-
-from test_hsdpo_loss import _one_thread, _peft_model, _tokenizer  # noqa: F401  (a fixture, and the tiny model)
 
 PAIRS = [{"prompt": f"classify item {i}: a request", "chosen": "Request: unharmful", "rejected": "Request: harmful!",
           MARGIN_CHOSEN: 0.1, MARGIN_REJECTED: -0.1} for i in range(2)]

@@ -12,7 +12,6 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-
 from conftest import ROOT
 
 VENV = ROOT / ".venv-trl115"
@@ -54,7 +53,8 @@ def test_the_environment_has_trl_115_and_the_kit(trl115):
     # everything but trl is what the kit's .venv has (requirements-cpu.txt)
     assert (transformers_version, torch_version) == (transformers.__version__, torch.__version__)
     # the fused LM head that replaced `outputs.logits` is really there, and its kernel is not (no Triton on a CPU)
-    assert _in_env(trl115, "from trl.trainer import utils as u; from trl.trainer.utils import FusedCausalLMOutput as F; "
+    assert _in_env(trl115, "from trl.trainer import utils as u; "
+                           "from trl.trainer.utils import FusedCausalLMOutput as F; "
                            "print('logits' in F.__dataclass_fields__, u._ChunkedLogProbFunction is None)") == \
         "False True"
 

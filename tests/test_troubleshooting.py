@@ -4,7 +4,6 @@ page describing text nobody sees."""
 import re
 
 import pytest
-
 from conftest import ROOT
 
 DOC = ROOT / "docs" / "troubleshooting.md"

@@ -10,9 +10,9 @@ import peft  # noqa: F401      at import, and on a pretend GPU it would reach fo
 import pytest
 import torch
 import trl  # noqa: F401
+from stand_in_unsloth import A100, T4, make_stand_in, pretend_gpu, unsloth_trainers
 
 from gr_colab.config import ConfigError, GRConfig
-from stand_in_unsloth import A100, T4, make_stand_in, pretend_gpu, unsloth_trainers
 
 T4_PRESETS = ["t4-270m", "t4-1b", "t4-3b"]
 
@@ -34,7 +34,6 @@ def twin_path():
 def colab_with(monkeypatch, gpu, twin_path, gemma_path):
     """A pretend GPU, then ``import unsloth`` as the Colab setup cell does it: the stand-in module, TRL's trainer
     classes replaced, and the kit's trainer modules imported afresh after it (so they subclass Unsloth's)."""
-    import trl
 
     pretend_gpu(monkeypatch, gpu)
     calls = []
@@ -50,6 +49,7 @@ def colab_with(monkeypatch, gpu, twin_path, gemma_path):
 
 def rows():
     from conftest import SAMPLE
+
     from gr_colab.data import load_train
 
     return load_train(SAMPLE / "train" / "AegisTrainR.json").rows[:2]
@@ -57,8 +57,9 @@ def rows():
 
 def build_both(cfg, loaded, tmp_path):
     """The R-SFT and HS-DPO trainers exactly as the kit builds them for CUDA."""
-    import gr_colab.hsdpo as hsdpo
     from datasets import Dataset
+
+    import gr_colab.hsdpo as hsdpo
     from gr_colab.rsft import build_trainer
     from gr_colab.training import preference_rows
 

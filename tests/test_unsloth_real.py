@@ -13,7 +13,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 LANES = {"llama-3.2 on the twin": ("cpu-tiny", "llama-3.2", []),

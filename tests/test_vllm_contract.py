@@ -136,7 +136,8 @@ def _stand_in_vllm(contract: Contract, calls: dict):
             extra = bound.arguments.get("kwargs", {})
             unknown = set(extra) - contract.engine_args
             if unknown:
-                raise TypeError(f"LLM() got keyword(s) that are neither its parameters nor EngineArgs fields: {unknown}")
+                raise TypeError(f"LLM() got keyword(s) that are neither its parameters nor EngineArgs fields: "
+                                f"{unknown}")
             calls.setdefault("LLM", []).append(kwargs)
 
         def generate(self, *args, **kwargs):

@@ -1,8 +1,8 @@
 """The kit's Unsloth backend on the REAL Unsloth (2026.10.9), through Unsloth's CPU backend, in a process of its own.
 
-Run by tests/test_unsloth_real.py as ``python tests/unsloth_cpu_lane.py PRESET TEMPLATE OUT_DIR [--no-dpo]``; prints one JSON
-line per step (``{"step": ..., ...}``) for the test to assert on. ``import unsloth`` comes first, as in the Colab
-setup cell: on a machine without a GPU it loads ``unsloth/_cpu_init.py`` (``unsloth/__init__.py`` 1652-1663) and
+Run by tests/test_unsloth_real.py as ``python tests/unsloth_cpu_lane.py PRESET TEMPLATE OUT_DIR [--no-dpo]``; prints
+one JSON line per step (``{"step": ..., ...}``) for the test to assert on. ``import unsloth`` comes first, as in the
+Colab setup cell: on a machine without a GPU it loads ``unsloth/_cpu_init.py`` (``unsloth/__init__.py`` 1652-1663) and
 patches TRL for this whole process, which is why this never runs inside pytest's own process (the transformers lane
 keeps stock TRL there). What the CPU backend does not run (the GPU path's compiled trainers, the precision check,
 Gemma 3 forced to float32) is mirrored by tests/test_unsloth_contract.py instead.
@@ -13,10 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-import unsloth  # noqa: F401  (first, as on Colab)
-
 import torch  # noqa: E402
 import trl  # noqa: E402
+import unsloth  # noqa: F401  (first, as on Colab)
 
 from gr_colab import unsloth_backend  # noqa: E402
 from gr_colab.config import GRConfig  # noqa: E402

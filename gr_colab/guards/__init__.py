@@ -11,11 +11,32 @@ the generator; no stage uses it. Two modules:
 
 Importing the package imports no torch: the models load inside the functions that use them.
 """
-from .parsers import (CONTROVERSIAL, READY_GUARDS, SHIELDGEMMA_POLICIES, WILDGUARD_FORMAT, GuardCall, GuardSpec,
-                      GuardVerdict, answers_text, get_guard, guard_calls, parse_guard_output, shieldgemma_guideline,
-                      to_prediction)
-from .ready import (NOTEBOOK_GUARDS, compare_with_ready_guards, evaluate_guard, hf_generate_fn, loaded_generate_fn,
-                    render_call, run_guard_predictions, score_guard_file, side_by_side)
+from .parsers import (
+                      CONTROVERSIAL,
+                      READY_GUARDS,
+                      SHIELDGEMMA_POLICIES,
+                      WILDGUARD_FORMAT,
+                      GuardCall,
+                      GuardSpec,
+                      GuardVerdict,
+                      answers_text,
+                      get_guard,
+                      guard_calls,
+                      parse_guard_output,
+                      shieldgemma_guideline,
+                      to_prediction,
+)
+from .ready import (
+                      NOTEBOOK_GUARDS,
+                      compare_with_ready_guards,
+                      evaluate_guard,
+                      hf_generate_fn,
+                      loaded_generate_fn,
+                      render_call,
+                      run_guard_predictions,
+                      score_guard_file,
+                      side_by_side,
+)
 
 __all__ = [
     "CONTROVERSIAL", "GuardCall", "GuardSpec", "GuardVerdict", "NOTEBOOK_GUARDS", "READY_GUARDS",

@@ -11,11 +11,14 @@ from __future__ import annotations
 import gc
 import json
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from ..prompts import split_input
 from ..runtime import atomic_write_json, atomic_write_text
 from .parsers import GuardCall, GuardSpec, get_guard, guard_calls, to_prediction
+
+if TYPE_CHECKING:
+    from ..evaluate import Report
 
 # The comparison notebook 04 offers on Colab: the student's guard against these two (small enough for a T4).
 NOTEBOOK_GUARDS = ("llama-guard-3-1b", "qwen3guard-gen-0.6b")
@@ -30,16 +33,17 @@ def render_call(tokenizer, call: GuardCall) -> str:
 
 
 def hf_generate_fn(spec: Union[str, GuardSpec], config=None, batch_size: Optional[int] = None) -> Callable:
-    """Load the guard from the Hub (safetensors only; on a GPU the precision of gr_colab.precision) and return ``generate(calls) -> outputs``."""
+    """Load the guard from the Hub (safetensors only; on a GPU the precision of gr_colab.precision) and return
+    ``generate(calls) -> outputs``."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from ..generate import GenerationSettings
     from ..models import LoadedModel, prepare_tokenizer
+    from ..precision import decide, gpu_capability
 
     spec = spec if isinstance(spec, GuardSpec) else get_guard(spec)
     cuda = torch.cuda.is_available()
-    from ..precision import decide, gpu_capability
 
     dtype = decide(spec.hub_id, "cuda" if cuda else "cpu", gpu_capability()).torch_dtype()
     try:

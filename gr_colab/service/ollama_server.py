@@ -27,8 +27,8 @@ from typing import Callable, Optional, Union
 
 from ..ollama import Modelfile, OllamaGuard, read_modelfile
 from ..progress import heartbeat
-from ..runtime import in_colab
 from ..prompts import format_input
+from ..runtime import in_colab
 
 OLLAMA_HOST = "http://127.0.0.1:11434"  # where `ollama serve` listens by default
 INSTALL_COMMAND = "curl -fsSL https://ollama.com/install.sh | sh"  # Ollama's official Linux install script

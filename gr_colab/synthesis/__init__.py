@@ -31,17 +31,59 @@ Everything is importable from here: ``from gr_colab import synthesis; synthesis.
 """
 from .cache import ResponseCache, cache_key
 from .cli import main
-from .items import (DEMO_POLICY_SAMPLES, GUARDREASONER, SIX_POLICY, Item, demo_items, items_from_policy_samples,
-                    items_from_rows, load_items)
-from .recipe import (ANSWERS_DIVIDER, EXPECTED_OUTPUT_TOKENS, GUARDREASONERTRAIN_SIZE, POLICY_TEACHER_SYSTEM_TEMPLATE,
-                     PRICES_PER_M, REJECT_KINDS, TEACHER_SYSTEM_TEMPLATE, Estimate, check_trace, estimate,
-                     teacher_messages)
-from .run import (POLICY_FILE, REJECTS_FILE, SUMMARY_FILE, TRAIN_FILE, BudgetExceeded, Reject, SynthesisResult,
-                  synthesize)
+from .items import (
+                    DEMO_POLICY_SAMPLES,
+                    GUARDREASONER,
+                    SIX_POLICY,
+                    Item,
+                    demo_items,
+                    items_from_policy_samples,
+                    items_from_rows,
+                    load_items,
+)
+from .recipe import (
+                    ANSWERS_DIVIDER,
+                    EXPECTED_OUTPUT_TOKENS,
+                    GUARDREASONERTRAIN_SIZE,
+                    POLICY_TEACHER_SYSTEM_TEMPLATE,
+                    PRICES_PER_M,
+                    REJECT_KINDS,
+                    TEACHER_SYSTEM_TEMPLATE,
+                    Estimate,
+                    check_trace,
+                    estimate,
+                    teacher_messages,
+)
+from .run import (
+                    POLICY_FILE,
+                    REJECTS_FILE,
+                    SUMMARY_FILE,
+                    TRAIN_FILE,
+                    BudgetExceeded,
+                    Reject,
+                    SynthesisResult,
+                    synthesize,
+)
 from .stand_in import StandInOpenAIServer, stand_in_trace
-from .teachers import (ENDPOINTS, FAIL, FATAL, RETRY, LocalTeacher, MalformedResponse, OpenAICompatibleTeacher,
-                       RequestFailed, RetryPolicy, TeacherFatal, connect_teacher, describe_error, error_kind,
-                       local_model_name, request_with_retries, resolve_api_key, retry_after)
+from .teachers import (
+                    ENDPOINTS,
+                    FAIL,
+                    FATAL,
+                    RETRY,
+                    LocalTeacher,
+                    MalformedResponse,
+                    OpenAICompatibleTeacher,
+                    RequestFailed,
+                    RetryPolicy,
+                    TeacherFatal,
+                    connect_teacher,
+                    describe_error,
+                    error_kind,
+                    local_model_name,
+                    request_with_retries,
+                    resolve_api_key,
+                    retry_after,
+)
 
 __all__ = [
     "ANSWERS_DIVIDER", "BudgetExceeded", "DEMO_POLICY_SAMPLES", "ENDPOINTS", "EXPECTED_OUTPUT_TOKENS", "Estimate",

@@ -4,9 +4,8 @@ So ``google.colab`` is imported when the kernel starts, as on Colab. For the tes
 ``$COLAB_STANDIN_KERNEL_PID`` (a kill-and-resume test ends the runtime by that id)."""
 import os
 
-from ipykernel import ipkernel
-
 from google.colab import _shell
+from ipykernel import ipkernel
 
 
 class Kernel(ipkernel.IPythonKernel):
