@@ -1,8 +1,9 @@
 """gr-colab: build a GuardReasoner-style reasoning guard on a free Colab T4, and ship it to Ollama and the Hub.
 
-Layers: formats (prompts, traces, metrics) → data → models → stages (rsft, generate, evaluate, mining, hsdpo,
-export, synthesis) → faces (cli, pipeline, report, widgets, notebooks). Importing the package stays light: torch
-and transformers load only when a stage needs them.
+Layers (pyproject.toml's import-linter contracts; docs/design.md draws them): base → runs → formats → data → training →
+models → tools (generate, llamacpp, ollama, planner) → stages (rsft, hsdpo, mining, evaluate, export, hub, synthesis)
+→ chapters (redteam, modpo, guards, service, course) → faces (cli, pipeline, colab, report, widgets). Importing the
+package stays light: torch and transformers load only when a stage needs them.
 """
 import importlib.util as _util
 import sys as _sys

@@ -2,7 +2,7 @@
 
 Flat, like TRL's ``SFTConfig``: a field keeps one name in the YAML, the Python and a notebook's config cell, and
 everything about it is said where it is declared (``_f``: its default, its help, its allowed values or bounds),
-so ``GRConfig.help()`` and the validation read the same facts. Named presets (:mod:`gr_colab.presets`) give a
+so :func:`field_help` and the validation read the same facts. Named presets (:mod:`gr_colab.presets`) give a
 working starting point per machine; ``GRConfig.load`` takes a preset, a YAML file or a dict, and a bad value is
 refused with the field's name and what it allows.
 """

@@ -57,7 +57,7 @@ def _squash(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def source() -> str:
-    files = sorted((ROOT / "gr_colab").glob("*.py")) + sorted((ROOT / "scripts").glob("*.sh"))
+    files = sorted((ROOT / "gr_colab").rglob("*.py")) + sorted((ROOT / "scripts").glob("*.sh"))
     text = "\n".join(f.read_text(encoding="utf-8") for f in files)
     text = re.sub(r"""(["'])\s*\n\s*(?:f|rf|fr)?\1""", "", text)  # "abc " \n f"def" → "abc def"
     return _squash(text.replace("\\'", "'"))
