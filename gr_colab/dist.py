@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 
 def _group():
@@ -61,6 +64,18 @@ def wait_for_everyone() -> None:
 
         PartialState(cpu=not torch.cuda.is_available())
     _group().barrier()
+
+
+def main_then_read(write: Callable[[], object], read: Callable[[], T]) -> T:
+    """Main computes, every process reads the file: the main process calls ``write()`` (a step that is no Trainer:
+    generation, labelling, scoring; it writes its result to the run's files, and may reuse them when there), every
+    process waits until it is done, then every process, the main one too, returns ``read()`` of those files, so all
+    of them train on the same data (what JSON keeps, read back the same way). In one process: ``write()`` then
+    ``read()``."""
+    if is_main():
+        write()
+    wait_for_everyone()
+    return read()
 
 
 def describe() -> str:

@@ -99,10 +99,11 @@ def _weights(adapter: Path) -> dict:
     return load_file(str(adapter / "adapter_model.safetensors"))
 
 
-def _two_processes(stage: str, run_dir: Path, out_dir: Path) -> list:
+def _two_processes(stage: str, run_dir: Path, out_dir: Path, worker=_worker) -> list:
     """accelerate's ``debug_launcher`` (MULTI_CPU on gloo, the rendezvous in a file, no port), with its workers
     started by spawn instead of fork: a process forked after torch ran its thread pool (any earlier test in this
-    session) hangs in its first parallel op."""
+    session) hangs in its first parallel op. ``worker(stage, run_dir, out_dir)`` (a module-level function: spawn
+    pickles it by name) runs on each rank and writes ``out_dir/rank<r>.json``."""
     from accelerate.utils import patch_environment
     from accelerate.utils.launch import PrepareForLaunch
     from torch.multiprocessing import start_processes
@@ -113,7 +114,7 @@ def _two_processes(stage: str, run_dir: Path, out_dir: Path) -> list:
     with patch_environment(world_size=2, master_addr="127.0.0.1", master_port="29500",
                            accelerate_mixed_precision="no", accelerate_debug_rdv_file=str(out_dir / "rendezvous"),
                            accelerate_use_cpu="yes", gloo_socket_ifname="lo"):
-        start_processes(PrepareForLaunch(_worker, debug=True), args=(stage, str(run_dir), str(out_dir)), nprocs=2,
+        start_processes(PrepareForLaunch(worker, debug=True), args=(stage, str(run_dir), str(out_dir)), nprocs=2,
                         start_method="spawn")
     return [json.loads((out_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
 

@@ -21,6 +21,11 @@ disconnect costs only the step that was running):
 
 The guard is the run's HS-DPO adapter when there is one, else its R-SFT adapter (``modpo_guard_adapter`` names
 another). All models here share the preset's base model.
+
+Under ``accelerate launch`` or ``torchrun`` with several processes the trainers (steps 2 and 4) run on every process
+(the Trainer shards the pairs); every other step (the data, the guard's labels, the margins, the answers, the scores,
+the front and its figure, the marker) runs on the main process only and writes its files, and every process reads
+its data back from those files (:func:`gr_colab.dist.main_then_read`), so all of them train on the same pairs.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ import json
 from pathlib import Path
 from typing import Optional
 
+from .. import dist
 from ..config import GRConfig
 from ..runs import MARKER, is_complete, mark_complete, read_marker
 from ..runtime import REPO_ROOT, atomic_write_json, read_jsonl, write_jsonl
@@ -74,17 +80,24 @@ def judge(config: GRConfig, guard_dir: Path, pairs: list, out_path: Path) -> lis
 
 # --- the steps -------------------------------------------------------------------------------------------------
 def prepare_data(config: GRConfig) -> tuple[list, list, str]:
+    """The training and held-out rows (written by the main process, read back by every process) and what was done."""
     out = config.layout.stage(STAGE) / "data"
-    if (out / "train.jsonl").exists() and (out / "held.jsonl").exists():
-        train, held = read_jsonl(out / "train.jsonl"), read_jsonl(out / "held.jsonl")
-        return train, held, f"{len(train)} training and {len(held)} held-out rows, prepared before in {out}"
-    loaded = load_saferlhf(config.modpo_data, limit=config.modpo_limit, skip_bad=config.skip_bad_rows, root=REPO_ROOT)
-    train, held = split_rows(loaded.rows, config.modpo_test_fraction, config.seed)
-    if not held:
-        raise ValueError("modpo_test_fraction leaves no held-out prompts to answer; raise it")
-    write_jsonl(out / "train.jsonl", train)
-    write_jsonl(out / "held.jsonl", held)
-    return train, held, loaded.report()
+    said = []
+
+    def write():
+        if (out / "train.jsonl").exists() and (out / "held.jsonl").exists():
+            return
+        loaded = load_saferlhf(config.modpo_data, limit=config.modpo_limit, skip_bad=config.skip_bad_rows,
+                               root=REPO_ROOT)
+        train, held = split_rows(loaded.rows, config.modpo_test_fraction, config.seed)
+        if not held:
+            raise ValueError("modpo_test_fraction leaves no held-out prompts to answer; raise it")
+        write_jsonl(out / "train.jsonl", train)
+        write_jsonl(out / "held.jsonl", held)
+        said.append(loaded.report())
+
+    train, held = dist.main_then_read(write, lambda: (read_jsonl(out / "train.jsonl"), read_jsonl(out / "held.jsonl")))
+    return train, held, said[0] if said else f"{len(train)} training and {len(held)} held-out rows in {out}"
 
 
 def safety_rows(config: GRConfig, train: list, guard_dir: Path) -> tuple[list, Optional[dict]]:
@@ -92,11 +105,17 @@ def safety_rows(config: GRConfig, train: list, guard_dir: Path) -> tuple[list, O
     if config.modpo_safety_labels == "dataset":
         return train, None
     out = config.layout.stage(STAGE) / "safety_labels"
-    pairs = [(r["prompt"], r[f"response_{k}"]) for r in train for k in (0, 1)]
-    flat = judge(config, guard_dir, pairs, out / "guard_predictions.jsonl")
-    rows, summary = relabel_safer(train, list(zip(flat[0::2], flat[1::2])), config.modpo_safety_labels)
-    atomic_write_json(out / "summary.json", summary)
-    print(f"safety preferences from the guard ({config.modpo_safety_labels}): {json.dumps(summary)}")
+
+    def write():  # the main process: the guard generates (resuming from its predictions), the rows are written
+        pairs = [(r["prompt"], r[f"response_{k}"]) for r in train for k in (0, 1)]
+        flat = judge(config, guard_dir, pairs, out / "guard_predictions.jsonl")
+        rows, summary = relabel_safer(train, list(zip(flat[0::2], flat[1::2])), config.modpo_safety_labels)
+        write_jsonl(out / "rows.jsonl", rows)
+        atomic_write_json(out / "summary.json", summary)
+        print(f"safety preferences from the guard ({config.modpo_safety_labels}): {json.dumps(summary)}")
+
+    rows, summary = dist.main_then_read(write, lambda: (read_jsonl(out / "rows.jsonl"),
+                                                        json.loads((out / "summary.json").read_text())))
     if not rows:
         raise ValueError("the guard decided no safety preference and guard-strict keeps only decided pairs; use "
                          "modpo_safety_labels: guard (falls back to the dataset) or a better-trained guard")
@@ -110,7 +129,8 @@ def train_rewards(config: GRConfig, train: list, safe_rows: list) -> dict:
     fmt = config.prompt_format
     for name, rows, dimension in (("reward_safety", safe_rows, "safer"), ("reward_helpful", train, "better")):
         if not _done(out / name):
-            print(f"== MODPO: DPO on the {dimension!r} preferences → {name}")
+            if dist.is_main():
+                print(f"== MODPO: DPO on the {dimension!r} preferences → {name}")
             train_reward(config, preference_pairs(rows, dimension, fmt), out / name)
     return {"safety": out / "reward_safety" / "adapter", "helpful": out / "reward_helpful" / "adapter"}
 
@@ -120,13 +140,15 @@ def margins(config: GRConfig, train: list, safety_dir: Path) -> list:
     from .trainer import compute_margins
 
     path = config.layout.stage(STAGE) / "margins.jsonl"
-    if path.exists():
-        return read_jsonl(path)
-    print("== MODPO: safety margins of the 'better' pairs (once, with the frozen safety reward)")
-    loaded = load_model(config, adapter=safety_dir, trainable=False)
-    pairs = compute_margins(config, loaded, preference_pairs(train, "better", config.prompt_format))
-    write_jsonl(path, pairs)
-    return pairs
+
+    def write():  # the main process scores; every process reads the margins back
+        if path.exists():
+            return
+        print("== MODPO: safety margins of the 'better' pairs (once, with the frozen safety reward)")
+        loaded = load_model(config, adapter=safety_dir, trainable=False)
+        write_jsonl(path, compute_margins(config, loaded, preference_pairs(train, "better", config.prompt_format)))
+
+    return dist.main_then_read(write, lambda: read_jsonl(path))
 
 
 def sweep(config: GRConfig, pairs: list) -> dict:
@@ -136,7 +158,8 @@ def sweep(config: GRConfig, pairs: list) -> dict:
     for w in config.modpo_weights:
         out = config.layout.stage(STAGE) / variant_name(w)
         if not _done(out):
-            print(f"== MODPO: w = {w:g} (helpfulness {w:g}, safety {1 - w:g})")
+            if dist.is_main():
+                print(f"== MODPO: w = {w:g} (helpfulness {w:g}, safety {1 - w:g})")
             train_modpo(config, pairs, w, out)
         adapters[w] = out / "adapter"
     return adapters
@@ -268,26 +291,38 @@ def public_json(summary: dict) -> dict:
 
 # --- the stage -------------------------------------------------------------------------------------------------
 def run_modpo(config: GRConfig, force: bool = False) -> dict:
-    """Every step above, then ``front.json``, ``front.png`` and the stage's marker; returns the summary."""
+    """Every step above, then ``front.json``, ``front.png`` and the stage's marker; returns the summary. Under a
+    launcher: the trainers on every process, the rest on the main one (see the module's docstring)."""
     out = config.layout.stage(STAGE)
     if is_complete(out) and not force:
         print(f"== modpo: already complete, skipped ({out / MARKER})")
         return read_marker(out)
     guard_dir = guard_adapter(config)
-    print(f"== modpo: the guard judging cost is {guard_dir}")
+    main = dist.is_main()
+    if main:
+        print(f"== modpo: the guard judging cost is {guard_dir}" +
+              (f" ({dist.world_size()} processes: the trainers on each, the rest on this one)"
+               if dist.world_size() > 1 else ""))
     train, held, report = prepare_data(config)
-    print(report)
+    if main:
+        print(report)
     safe_rows, labels = safety_rows(config, train, guard_dir)
-    rewards = train_rewards(config, train, safe_rows)
+    rewards = train_rewards(config, train, safe_rows)  # every process: the Trainer shards the pairs
     pairs = margins(config, train, rewards["safety"])
-    adapters = sweep(config, pairs)
-    rows = score(config, answers(config, held, adapters), rewards, guard_dir)
+    adapters = sweep(config, pairs)  # every process
+    scores = config.layout.stage(STAGE) / "scores.jsonl"
+    rows = dist.main_then_read(lambda: score(config, answers(config, held, adapters), rewards, guard_dir),
+                               lambda: read_jsonl(scores))
     result = {**front(config, rows), "warnings": judge_warnings(rows)}
-    for warning in result["warnings"]:
-        print(f"== modpo: warning: {warning}")
-    atomic_write_json(out / "front.json", result)
-    png = plot_front(result, out / "front.png")
+    png = out / "front.png"
+    if main:
+        for warning in result["warnings"]:
+            print(f"== modpo: warning: {warning}")
+        atomic_write_json(out / "front.json", result)
+        png = plot_front(result, png)
     summary = {"stage": STAGE, **result,
                "guard": str(guard_dir), "train_pairs": len(train), "eval_prompts": len(rows) // (1 + len(adapters)),
                "safety_labels": labels or "dataset", "plot": str(png)}
-    return mark_complete(out, summary)
+    done = mark_complete(out, summary)  # the main process writes it
+    dist.wait_for_everyone()  # a later step, on any process, reads the marker and the front
+    return done

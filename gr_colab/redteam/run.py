@@ -19,18 +19,25 @@ gives no verdict on are not judged). Hardening retrains the guard: (a) only; (b)
 
 Each iteration writes ``redteam/iter_NN/``, then its ``complete.json``: a finished iteration is skipped on a rerun,
 and inside one each step (candidates, labels, pairs, DPO adapter) is reused when present.
+
+Under ``accelerate launch`` or ``torchrun`` with several processes the trainers (the warm-up, the proposer's DPO, the
+hardening R-SFT) run on every process (the Trainer shards the rows); generation, deduplication, labelling, the
+teacher's traces, the figure and the markers run on the main process only, which writes them, and every process reads
+what it trains on back from those files (:func:`gr_colab.dist.main_then_read`), so all of them train on the same rows.
 """
 from __future__ import annotations
 
 import dataclasses
 import gc
+import json
 import random
 from pathlib import Path
 from typing import Optional, Union
 
+from .. import dist
 from ..config import ConfigError, GRConfig
 from ..runs import MARKER, is_complete, mark_complete, read_marker
-from ..runtime import REPO_ROOT, read_jsonl, write_jsonl
+from ..runtime import REPO_ROOT, atomic_write_json, read_jsonl, write_jsonl
 from ..trainer_settings import DPOSettings, RSFTSettings
 from .diversity_metrics import diversity
 from .near_duplicates import dedup, semantic_pass
@@ -40,6 +47,7 @@ from .report import plot_metrics
 from .seeds import clean_proposal, load_seeds, make_prompts, split_seeds, warmup_items
 
 STAGE = "redteam"
+FILTERED = "filtered.json"  # an iteration's counts of candidates and of what deduplication dropped
 JSON_KEYS = ("iteration", "failure_rate", "self_bleu", "distinct_2", "unique_failures", "duplicates_dropped")
 
 
@@ -96,10 +104,14 @@ def warm_up(config: GRConfig, seeds: list, out: Path) -> Path:
     if is_complete(adapter):
         return adapter
     pcfg = proposer_config(config)
-    rows = warmup_items(seeds, config.redteam_warmup_items, config.redteam_shots, random.Random(config.seed))
-    write_jsonl(out / "warmup_rows.jsonl", rows)
+    path = out / "warmup_rows.jsonl"
+    rows = dist.main_then_read(lambda: write_jsonl(path, warmup_items(seeds, config.redteam_warmup_items,
+                                                                      config.redteam_shots,
+                                                                      random.Random(config.seed))),
+                               lambda: read_jsonl(path))
     loaded = load_model(pcfg)
-    print(f"proposer warm-up on {len(rows)} few-shot items with {loaded.describe()}")
+    if dist.is_main():
+        print(f"proposer warm-up on {len(rows)} few-shot items with {loaded.describe()}")
     ckpts = out / "checkpoints"
     trainer = build_trainer(pcfg, loaded, [], ckpts, sft_rows=rows, settings=trainer_settings(config, "warmup"))
     trainer.train(resume_from_checkpoint=resume_point(ckpts))
@@ -233,6 +245,34 @@ def iteration(config: GRConfig, k: int, proposer: Path, seeds: list, guard: Path
         done = read_marker(out)
         print(f"redteam iteration {k}: already complete, skipped")
         return done["metrics"], Path(done["next_proposer"])
+    counts = dist.main_then_read(lambda: sample_and_label(config, k, out, proposer, seeds, guard, reference),
+                                 lambda: json.loads((out / FILTERED).read_text()))
+    labelled, pairs = read_jsonl(out / "labelled.jsonl"), read_jsonl(out / "pairs.jsonl")  # every process
+    next_proposer = train_proposer(config, proposer, pairs, out / "dpo") if pairs else proposer
+    main = dist.is_main()
+    if not pairs and main:
+        print(f"redteam iteration {k}: no prompt had both a failing and a passing request; the proposer is "
+              "unchanged (sample more: redteam_samples, redteam_prompts)")
+    judged = [r for r in labelled if r["failure"] is not None]
+    failures = [r for r in judged if r["failure"]]
+    dropped = counts["minhash_dropped"] + counts["semantic_dropped"]
+    metrics = {"iteration": k, "failure_rate": len(failures) / len(judged) if judged else None,
+               **diversity([r["request"] for r in labelled]), "unique_failures": len(failures),
+               "duplicates_dropped": dropped, "semantic_dropped": counts["semantic_dropped"],
+               "empty": counts["empty"], "candidates": counts["candidates"],
+               "kept": len(labelled), "judged": len(judged), "pairs": len(pairs), "dpo": bool(pairs)}
+    mark_complete(out, {"metrics": metrics, "next_proposer": str(next_proposer)})  # the main process writes it
+    if main:
+        print(f"redteam iteration {k}: {counts['candidates']} candidates, {dropped} near-duplicates dropped, "
+              f"{len(judged)} judged, {len(failures)} failures, {len(pairs)} pairs")
+    return metrics, next_proposer
+
+
+def sample_and_label(config: GRConfig, k: int, out: Path, proposer: Path, seeds: list, guard: Path,
+                     reference) -> None:
+    """Iteration ``k``'s steps before DPO (the main process's under a launcher): sample (``candidates.jsonl``),
+    drop near duplicates, label (``labelled.jsonl``: one row per kept candidate), pair (``pairs.jsonl``), then the
+    counts (``filtered.json``). Candidates and labels are reused when present."""
     rng = random.Random(config.seed * 1000 + k)
     prompts = make_prompts(seeds, config.redteam_prompts, config.redteam_shots, rng)
     if not (out / "candidates.jsonl").exists():
@@ -241,27 +281,12 @@ def iteration(config: GRConfig, k: int, proposer: Path, seeds: list, guard: Path
     candidates = read_jsonl(out / "candidates.jsonl")
     d = dedup([c["request"] for c in candidates], config.redteam_dedup_threshold, config.redteam_num_perm)
     kept = semantic_pass(config, [candidates[i] for i in d.kept])
-    semantic_dropped = len(d.kept) - len(kept)
     if not (out / "labelled.jsonl").exists():
         write_jsonl(out / "labelled.jsonl", label(config, kept, guard, reference))
     labelled = read_jsonl(out / "labelled.jsonl")
-    pairs = pairs_within_prompts(labelled, config.redteam_pairs_per_prompt, config.seed + k)
-    write_jsonl(out / "pairs.jsonl", pairs)
-    next_proposer = train_proposer(config, proposer, pairs, out / "dpo") if pairs else proposer
-    if not pairs:
-        print(f"redteam iteration {k}: no prompt had both a failing and a passing request; the proposer is "
-              "unchanged (sample more: redteam_samples, redteam_prompts)")
-    judged = [r for r in labelled if r["failure"] is not None]
-    failures = [r for r in judged if r["failure"]]
-    metrics = {"iteration": k, "failure_rate": len(failures) / len(judged) if judged else None,
-               **diversity([r["request"] for r in kept]), "unique_failures": len(failures),
-               "duplicates_dropped": d.n_dropped + semantic_dropped, "semantic_dropped": semantic_dropped,
-               "empty": len(d.empty), "candidates": len(candidates),
-               "kept": len(kept), "judged": len(judged), "pairs": len(pairs), "dpo": bool(pairs)}
-    mark_complete(out, {"metrics": metrics, "next_proposer": str(next_proposer)})
-    print(f"redteam iteration {k}: {len(candidates)} candidates, {d.n_dropped + semantic_dropped} near-duplicates "
-          f"dropped, {len(judged)} judged, {len(failures)} failures, {len(pairs)} pairs")
-    return metrics, next_proposer
+    write_jsonl(out / "pairs.jsonl", pairs_within_prompts(labelled, config.redteam_pairs_per_prompt, config.seed + k))
+    atomic_write_json(out / FILTERED, {"candidates": len(candidates), "minhash_dropped": d.n_dropped,
+                                       "semantic_dropped": len(d.kept) - len(kept), "empty": len(d.empty)})
 
 
 # --- hardening -------------------------------------------------------------------------------------------------
@@ -303,12 +328,16 @@ def harden(config: GRConfig, guard: Path, failures: list, out: Path) -> Path:
 
     if is_complete(out / "adapter"):
         return out / "adapter"
-    rows = hardening_rows(config, failures)
-    train = read_jsonl(config.layout.train_rows)
-    n_replay = min(len(train), round(len(rows) * config.redteam_replay_ratio))
-    rows += random.Random(config.seed).sample(train, n_replay) if n_replay else []
-    write_jsonl(out / "rows.jsonl", rows)
-    print(f"hardening: R-SFT of the guard on {len(rows) - n_replay} failures and {n_replay} replayed rows")
+
+    def write():  # the main process (a teacher may write the traces); every process reads the rows back
+        rows = hardening_rows(config, failures)
+        train = read_jsonl(config.layout.train_rows)
+        n_replay = min(len(train), round(len(rows) * config.redteam_replay_ratio))
+        rows += random.Random(config.seed).sample(train, n_replay) if n_replay else []
+        write_jsonl(out / "rows.jsonl", rows)
+        print(f"hardening: R-SFT of the guard on {len(rows) - n_replay} failures and {n_replay} replayed rows")
+
+    rows = dist.main_then_read(write, lambda: read_jsonl(out / "rows.jsonl"))
     loaded = load_model(config, adapter=guard, trainable=True)
     result = train_rsft(config, loaded=loaded, rows=rows, out_dir=out, settings=trainer_settings(config, "harden"))
     del loaded
@@ -326,27 +355,34 @@ def heldout_and_harden(config: GRConfig, proposer: Path, held_seeds: list, guard
     """Fresh proposals from held-out seeds (near-copies of a hardening failure dropped), judged with the guard
     before and after hardening."""
     out = config.layout.stage(STAGE) / "harden"
-    if not (out / "heldout.jsonl").exists():
-        prompts = make_prompts(held_seeds, config.redteam_heldout_prompts, config.redteam_shots,
-                               random.Random(config.seed * 1000 + 999))
-        fresh = propose(config, proposer, prompts, config.redteam_samples, config.seed + 999)
-        d = dedup([c["request"] for c in fresh], config.redteam_dedup_threshold, config.redteam_num_perm,
-                  against=[f["request"] for f in failures])
-        write_jsonl(out / "heldout.jsonl", semantic_pass(config, [fresh[i] for i in d.kept]))
-    held = read_jsonl(out / "heldout.jsonl")
-    if not (out / "before.jsonl").exists():
-        write_jsonl(out / "before.jsonl", label(config, held, guard, reference))
-    before = read_jsonl(out / "before.jsonl")
+
+    def measure_before():  # the main process: generation and labelling
+        if not (out / "heldout.jsonl").exists():
+            prompts = make_prompts(held_seeds, config.redteam_heldout_prompts, config.redteam_shots,
+                                   random.Random(config.seed * 1000 + 999))
+            fresh = propose(config, proposer, prompts, config.redteam_samples, config.seed + 999)
+            d = dedup([c["request"] for c in fresh], config.redteam_dedup_threshold, config.redteam_num_perm,
+                      against=[f["request"] for f in failures])
+            write_jsonl(out / "heldout.jsonl", semantic_pass(config, [fresh[i] for i in d.kept]))
+        if not (out / "before.jsonl").exists():
+            write_jsonl(out / "before.jsonl", label(config, read_jsonl(out / "heldout.jsonl"), guard, reference))
+
+    held, before = dist.main_then_read(measure_before, lambda: (read_jsonl(out / "heldout.jsonl"),
+                                                                read_jsonl(out / "before.jsonl")))
     summary = {"heldout": len(held), "heldout_judged": sum(r["failure"] is not None for r in before),
                "failures": len(failures), "failure_rate_before": _rate(before), "failure_rate_after": None}
     if config.redteam_target != "guard":
         return {**summary, "skipped": "target chat: the guard is the judge, not the target; nothing to harden"}
     if not failures:
         return {**summary, "skipped": "no failures to harden on"}
-    adapter = harden(config, guard, failures, out)
-    if not (out / "after.jsonl").exists():
-        write_jsonl(out / "after.jsonl", label(config, held, adapter, reference))
-    return {**summary, "failure_rate_after": _rate(read_jsonl(out / "after.jsonl")), "adapter": str(adapter)}
+    adapter = harden(config, guard, failures, out)  # every process: the Trainer shards the rows
+
+    def measure_after():  # the main process
+        if not (out / "after.jsonl").exists():
+            write_jsonl(out / "after.jsonl", label(config, held, adapter, reference))
+
+    after = dist.main_then_read(measure_after, lambda: read_jsonl(out / "after.jsonl"))
+    return {**summary, "failure_rate_after": _rate(after), "adapter": str(adapter)}
 
 
 # --- the loop --------------------------------------------------------------------------------------------------
@@ -362,8 +398,10 @@ def run_redteam(config: GRConfig, force: bool = False) -> dict:
     train_seeds, held_seeds = split_seeds(seeds, config.redteam_heldout_fraction, config.seed)
     guard = guard_adapter(config)
     reference = reference_labeller(config, seeds) if config.redteam_target == "guard" else None
-    print(f"red-teaming the guard {guard} (target: {config.redteam_target}); {len(train_seeds)} seeds for the "
-          f"proposer, {len(held_seeds)} held out")
+    if dist.is_main():
+        print(f"red-teaming the guard {guard} (target: {config.redteam_target}); {len(train_seeds)} seeds for the "
+              f"proposer, {len(held_seeds)} held out" + (f"; {dist.world_size()} processes: the trainers on each, "
+                                                         "the rest on this one" if dist.world_size() > 1 else ""))
     proposer = warm_up(config, train_seeds, root / "warmup")
     iterations, all_failures = [], []
     for k in range(1, config.redteam_iterations + 1):
@@ -373,12 +411,15 @@ def run_redteam(config: GRConfig, force: bool = False) -> dict:
     unique = dedup([f["request"] for f in all_failures], config.redteam_dedup_threshold, config.redteam_num_perm)
     failures = [all_failures[i] for i in unique.kept]
     hardening = heldout_and_harden(config, proposer, held_seeds, guard, reference, failures)
-    plot_metrics(iterations, hardening, root / "metrics.png")
+    if dist.is_main():
+        plot_metrics(iterations, hardening, root / "metrics.png")
     summary = {"stage": STAGE, "target": config.redteam_target,
                "reference": getattr(reference, "name", "the guard judges a chat model"),
                "proposer": config.redteam_proposer_model or config.model_name, "guard": str(guard),
                "final_proposer": str(proposer), "iterations": iterations, "hardening": hardening}
-    return mark_complete(root, summary)
+    done = mark_complete(root, summary)  # the main process writes it
+    dist.wait_for_everyone()  # a later step, on any process, reads the marker and the figure
+    return done
 
 
 def summary_json(summary: dict) -> dict:
