@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 from typing import Callable, TypeVar
 
 T = TypeVar("T")
+GROUP_TIMEOUT = 1800  # seconds: the Trainer's default ddp_timeout, for a process group started here
 
 
 def _group():
@@ -58,11 +60,11 @@ def wait_for_everyone() -> None:
     """Block until every process gets here (nothing to do in one process)."""
     if world_size() <= 1:
         return
-    if _group() is None:  # no Trainer yet: start the group the way the Trainer would (use_cpu on a CPU)
-        import torch
+    if _group() is None:  # no Trainer yet: start the group the way the Trainer would (use_cpu on a CPU, and its
+        import torch  # default ddp_timeout: a wait gives up after 30 minutes, on gloo or NCCL)
         from accelerate import PartialState
 
-        PartialState(cpu=not torch.cuda.is_available())
+        PartialState(cpu=not torch.cuda.is_available(), timeout=timedelta(seconds=GROUP_TIMEOUT))
     _group().barrier()
 
 
