@@ -1,7 +1,7 @@
-"""R-SFT and HS-DPO on the twin in 2 processes (gloo on the CPU, set up as accelerate's ``debug_launcher`` does), against
-the same stage in 1 process at the same effective batch: world size 2 seen by the Trainer, a different shard on each rank,
-the marker, adapter and report written by rank 0 only, HS-DPO's weights and SFT term in the loss on both ranks,
-and the same losses and weights as the 1-process run (float tolerance).
+"""R-SFT and HS-DPO on the twin in 2 processes (gloo on the CPU, set up as accelerate's ``debug_launcher`` does),
+against the same stage in 1 process at the same effective batch: world size 2 seen by the Trainer, a different shard on
+each rank, the marker, adapter and report written by rank 0 only, HS-DPO's weights and SFT term in the loss on both
+ranks, and the same losses and weights as the 1-process run (float tolerance).
 
 Nothing here is faked: the real Trainer, accelerate and torch.distributed run; the spies below only record what the
 kit's own functions were called with (in the forked workers) and call the real function.

@@ -6,16 +6,23 @@ import math
 
 import pytest
 import torch
+from conftest import SAMPLE
+
+# The tiny Llama and character tokenizer of the HS-DPO loss tests (reused, not copied).
+from test_hsdpo_loss import (  # noqa: F401
+    _args,
+    _move_policy,
+    _one_thread,
+    _peft_model,
+    _rows,
+    _summed_logps,
+    _tokenizer,
+    needs_trls_own_loss,
+)
 
 from gr_colab.data import DataError
 from gr_colab.modpo import load_saferlhf, preference_pairs, relabel_safer, split_rows
 from gr_colab.modpo.trainer import MARGIN_CHOSEN, MARGIN_REJECTED, MODPOTrainer, implicit_rewards, modpo_loss
-
-from conftest import SAMPLE
-
-# The tiny Llama and character tokenizer of the HS-DPO loss tests (reused, not copied).
-from test_hsdpo_loss import (_args, _move_policy, _one_thread, _peft_model, _rows, _summed_logps,  # noqa: F401
-                             _tokenizer, needs_trls_own_loss)
 
 SAMPLE_FILE = SAMPLE / "modpo" / "saferlhf_sample.jsonl"
 
@@ -128,8 +135,9 @@ def test_implicit_reward_is_beta_times_the_log_ratio():
     _move_policy(model)
     prompts = [[{"role": "user", "content": "hi there"}], "plain prompt: "]
     got = implicit_rewards(model, tok, "default", prompts, ["hello", "ok"], beta=0.5)
-    from gr_colab.modpo.trainer import completion_logps
     from trl.trainer.utils import use_adapter
+
+    from gr_colab.modpo.trainer import completion_logps
 
     with use_adapter(model, None):
         base = completion_logps(model, tok, prompts, ["hello", "ok"])

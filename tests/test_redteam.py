@@ -5,9 +5,19 @@ import math
 
 import pytest
 
+from gr_colab.redteam import (
+    LexiconReference,
+    clean_proposal,
+    dedup,
+    distinct_n,
+    few_shot_prompt,
+    load_seeds,
+    make_prompts,
+    pairs_within_prompts,
+    self_bleu,
+    split_seeds,
+)
 from gr_colab.runs import MARKER
-from gr_colab.redteam import (LexiconReference, clean_proposal, dedup, distinct_n, few_shot_prompt, load_seeds,
-                              make_prompts, pairs_within_prompts, self_bleu, split_seeds)
 
 
 # --- near-duplicates -------------------------------------------------------------------------------------------

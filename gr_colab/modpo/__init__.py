@@ -13,11 +13,40 @@ and nothing of the paper's pipeline uses it. One module a job:
 Importing the package imports no torch: it re-exports ``data`` and ``run``; the trainer is
 ``gr_colab.modpo.trainer``, imported where a model is trained or scored.
 """
-from .data import (DIMENSIONS, FIELDS, HUB_ID, RAW_TEMPLATE, SAFETY_LABELS, SAMPLE, load_saferlhf, policy_prompt_text,
-                   preference_pairs, relabel_safer, split_rows, validate_saferlhf_row)
-from .run import (FRONT_KEYS, STAGE, answers, front, front_figure, guard_adapter, judge, judge_warnings, margins,
-                  plot_front, prepare_data, public_json, run_modpo, safety_rows, score, sweep, train_rewards,
-                  variant_name)
+from .data import (
+    DIMENSIONS,
+    FIELDS,
+    HUB_ID,
+    RAW_TEMPLATE,
+    SAFETY_LABELS,
+    SAMPLE,
+    load_saferlhf,
+    policy_prompt_text,
+    preference_pairs,
+    relabel_safer,
+    split_rows,
+    validate_saferlhf_row,
+)
+from .run import (
+    FRONT_KEYS,
+    STAGE,
+    answers,
+    front,
+    front_figure,
+    guard_adapter,
+    judge,
+    judge_warnings,
+    margins,
+    plot_front,
+    prepare_data,
+    public_json,
+    run_modpo,
+    safety_rows,
+    score,
+    sweep,
+    train_rewards,
+    variant_name,
+)
 
 __all__ = [
     "DIMENSIONS", "FIELDS", "FRONT_KEYS", "HUB_ID", "RAW_TEMPLATE", "SAFETY_LABELS", "SAMPLE", "STAGE", "answers",

@@ -1,7 +1,7 @@
 """Chapter 09 end to end: a chat model both helpful and safe with MODPO, judged by the student's own guard.
 
-The chapter's run. ``run_modpo(config)`` runs, under ``run_dir/modpo``, each step skipped when its files are there (a Colab
-disconnect costs only the step that was running):
+The chapter's run. ``run_modpo(config)`` runs, under ``run_dir/modpo``, each step skipped when its files are there (a
+Colab disconnect costs only the step that was running):
 
 1. **data**: PKU-SafeRLHF-shaped rows (``modpo.data``), split 90/10 with seed ``seed`` as the MODPO code does; the
    held-out prompts are the ones every model answers. With ``modpo_safety_labels`` ``guard`` or ``guard-strict``,

@@ -19,7 +19,8 @@ TRL has no MODPO and no margin column. :class:`MODPOTrainer` extends ``DPOTraine
 ``compute_loss`` (the log-probabilities from :class:`gr_colab.hsdpo.KitDPOLoss`, the same on trl 1.14.2 and
 1.15.0); the margins travel as per-pair columns with :class:`gr_colab.hsdpo.PerPairColumns` (the same
 plumbing as HS-DPO's weights). The safety adapter is frozen, so the margins are computed once, before any training,
-and reused for every ``w`` of the sweep (:func:`compute_margins`). The chapter's run (the sweep over ``w``) is :mod:`gr_colab.modpo.run`.
+and reused for every ``w`` of the sweep (:func:`compute_margins`). The chapter's run (the sweep over ``w``) is
+:mod:`gr_colab.modpo.run`.
 """
 from __future__ import annotations
 

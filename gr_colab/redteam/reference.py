@@ -1,7 +1,7 @@
 """The reference labeller of the CPU: what the guard's answer is compared with where no stronger judge fits.
 
 The label of the seed a request nearly copies, else nltk's Naive Bayes over the seeds' words, else no label at all.
-On Colab a stronger guard model replaces it (:class:`gr_colab.redteam.run.ModelReference`).
+On Colab a stronger guard model replaces it (:class:`gr_colab.redteam.judge.ModelReference`).
 """
 from __future__ import annotations
 

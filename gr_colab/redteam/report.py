@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Union
 
-
 PLOTTED = ("failure_rate", "self_bleu", "distinct_1", "distinct_2", "unique_failures", "duplicates_dropped")
 
 

@@ -28,7 +28,6 @@ what it trains on back from those files (:func:`gr_colab.dist.main_then_read`), 
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
 import random
 from pathlib import Path
@@ -40,9 +39,9 @@ from ..runs import MARKER, is_complete, mark_complete, read_marker
 from ..runtime import REPO_ROOT, atomic_write_json, read_jsonl, write_jsonl
 from ..trainer_settings import DPOSettings, RSFTSettings
 from .diversity_metrics import diversity
+from .judge import free_memory, label, reference_labeller
 from .near_duplicates import dedup, semantic_pass
 from .pairs import pairs_within_prompts
-from .reference import LexiconReference
 from .report import plot_metrics
 from .seeds import clean_proposal, load_seeds, make_prompts, split_seeds, warmup_items
 
@@ -59,15 +58,6 @@ def guard_adapter(config: GRConfig) -> Path:
 def seeds_path(config: GRConfig) -> Path:
     path = Path(config.redteam_seeds)  # else relative to the repo, for a notebook run elsewhere
     return REPO_ROOT / path if not path.exists() and not path.is_absolute() else path
-
-
-def _free() -> None:
-    """After ``del`` of a model: give its memory back, so the proposer, the guard and a judge never share a T4."""
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 # --- the proposer ----------------------------------------------------------------------------------------------
@@ -117,7 +107,7 @@ def warm_up(config: GRConfig, seeds: list, out: Path) -> Path:
     trainer.train(resume_from_checkpoint=resume_point(ckpts))
     finish(trainer, loaded.tokenizer, out, "proposer warm-up", {"rows": len(rows)})
     del trainer, loaded
-    _free()
+    free_memory()
     return adapter
 
 
@@ -132,7 +122,7 @@ def propose(config: GRConfig, adapter: Path, prompts: list, samples: int, seed: 
                                   num_samples=samples, seed=seed)
     outs = generate(loaded, [p["prompt"] for p in prompts], settings)
     del loaded
-    _free()
+    free_memory()
     return [{"prompt_id": p["prompt_id"], "prompt": p["prompt"], "raw": raw, "request": clean_proposal(raw)}
             for p, texts in zip(prompts, outs) for raw in texts]
 
@@ -149,92 +139,8 @@ def train_proposer(config: GRConfig, adapter: Path, pairs: list, out: Path) -> P
     loaded = load_model(pcfg, adapter=adapter, trainable=True)
     result = train_hsdpo(pcfg, loaded, pairs, out, settings=trainer_settings(config, "dpo"))
     del loaded
-    _free()
+    free_memory()
     return result.adapter_dir
-
-
-# --- judging ---------------------------------------------------------------------------------------------------
-def guard_labels(config: GRConfig, adapter: Optional[Path], inputs: list, task: str) -> list:
-    """The guard's label of ``task`` for each official ``input`` field (None when its answer does not parse)."""
-    from ..generate import GenerationSettings, generate, guard_text
-    from ..models import load_model
-    from ..traces import parse_trace
-
-    if not inputs:
-        return []
-    loaded = load_model(config, adapter=adapter, trainable=False)
-    texts = [guard_text(loaded.tokenizer, x, config.prompt_format) for x in inputs]
-    outs = generate(loaded, texts, GenerationSettings.greedy(config))
-    del loaded
-    _free()
-    return [parse_trace(o[0]).labels.get(task) for o in outs]
-
-
-class ModelReference:
-    """A stronger guard as the reference (Colab): a GuardReasoner-format model, e.g. the released
-    ``yueliu1999/GuardReasoner-1B``, read by the strict parser; no parsable answer means no label."""
-
-    def __init__(self, config: GRConfig, model_name: str):
-        self.config = config.replace(model_name=model_name)
-        self.name = model_name
-
-    def label(self, requests: list) -> list:
-        from ..prompts import format_input
-
-        labels = guard_labels(self.config, None, [format_input(r) for r in requests], "request")
-        return [{"label": lab if lab in ("harmful", "unharmful") else None, "how": self.name} for lab in labels]
-
-
-def reference_labeller(config: GRConfig, seeds: list):
-    if config.redteam_reference == "lexicon":
-        return LexiconReference(seeds, config.redteam_lexicon_confidence, config.redteam_dedup_threshold)
-    return ModelReference(config, config.redteam_reference)
-
-
-def label(config: GRConfig, rows: list, guard: Path, reference) -> list:
-    """Each row plus ``failure`` (True/False, None when not judged) and why; the guard is the target (a) or the
-    judge of a chat model's answer (b)."""
-    from ..prompts import format_input
-
-    requests = [r["request"] for r in rows]
-    if config.redteam_target == "guard":
-        refs = reference.label(requests)
-        judged = [i for i, ref in enumerate(refs) if ref["label"] is not None]
-        said = dict(zip(judged, guard_labels(config, guard, [format_input(requests[i]) for i in judged],
-                                             "request")))
-        out = []
-        for i, (row, ref) in enumerate(zip(rows, refs)):
-            guard_said = said.get(i)
-            if ref["label"] is None:
-                failure, why = None, ref["how"]
-            elif guard_said not in ("harmful", "unharmful"):
-                failure, why = True, "the guard gave no verdict"
-            else:
-                failure = guard_said != ref["label"]
-                why = ("missed a harmful request" if ref["label"] == "harmful" else "false alarm") if failure else "ok"
-            out.append({**row, "reference": ref["label"], "reference_how": ref["how"], "guard": guard_said,
-                        "failure": failure, "why": why})
-        return out
-    responses = chat_responses(config, requests)
-    said = guard_labels(config, guard, [format_input(q, a or None) for q, a in zip(requests, responses)], "response")
-    return [{**row, "response": a, "guard": s, "failure": None if s not in ("harmful", "unharmful") else s == "harmful",
-             "why": "harmful response" if s == "harmful" else "safe response" if s == "unharmful" else "no verdict"}
-            for row, a, s in zip(rows, responses, said)]
-
-
-def chat_responses(config: GRConfig, requests: list) -> list:
-    """Target (b): the chat model's greedy answer to each request, through its own chat template."""
-    from ..generate import GenerationSettings, generate
-    from ..models import load_model, render_prompt
-
-    ccfg = config.replace(model_name=config.redteam_target_model or config.model_name)
-    loaded = load_model(ccfg, trainable=False)
-    fmt = "chat" if getattr(loaded.tokenizer, "chat_template", None) else "raw"
-    settings = GenerationSettings(max_new_tokens=config.redteam_response_tokens, batch_size=config.gen_batch_size)
-    outs = generate(loaded, [render_prompt(loaded.tokenizer, r, fmt) for r in requests], settings)
-    del loaded
-    _free()
-    return [o[0].strip() for o in outs]
 
 
 # --- one iteration ---------------------------------------------------------------------------------------------
@@ -309,7 +215,8 @@ def hardening_rows(config: GRConfig, failures: list) -> list:
 
         teacher = connect_teacher(config.redteam_teacher, demo_faults=False)
         try:
-            rows = synthesize(items, teacher, config.layout.stage(STAGE) / "harden" / "teacher_cache.jsonl").train_rows()
+            cache = config.layout.stage(STAGE) / "harden" / "teacher_cache.jsonl"
+            rows = synthesize(items, teacher, cache).train_rows()
         finally:
             if getattr(teacher, "server", None) is not None:
                 teacher.server.close()
@@ -341,7 +248,7 @@ def harden(config: GRConfig, guard: Path, failures: list, out: Path) -> Path:
     loaded = load_model(config, adapter=guard, trainable=True)
     result = train_rsft(config, loaded=loaded, rows=rows, out_dir=out, settings=trainer_settings(config, "harden"))
     del loaded
-    _free()
+    free_memory()
     return result.adapter_dir
 
 

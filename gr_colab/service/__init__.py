@@ -16,16 +16,16 @@ inside the functions that use them.
 from .access import API_KEY_ENV, GUARD_KEY_ENV, UPSTREAM_KEY_ENV, authorized, check_bind, is_loopback
 from .gguf_prompt import GGUFChatTokenizer, PromptFormat, control_tokens, prompt_format
 from .ollama_server import (
-                            INSTALL_COMMAND,
-                            OLLAMA_HOST,
-                            LlamaCppOllamaStandIn,
-                            ModelfileSpec,
-                            OllamaServer,
-                            OllamaServiceError,
-                            Served,
-                            modelfile_spec,
-                            side_by_side,
-                            start,
+    INSTALL_COMMAND,
+    OLLAMA_HOST,
+    LlamaCppOllamaStandIn,
+    ModelfileSpec,
+    OllamaServer,
+    OllamaServiceError,
+    Served,
+    modelfile_spec,
+    side_by_side,
+    start,
 )
 from .remote import GuardServerError, RemoteGuard, chat_url
 from .server import Moderator, block_reason, create_app, serve, verdict_json

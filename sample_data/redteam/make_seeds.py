@@ -39,4 +39,5 @@ if __name__ == "__main__":
     (HERE / "seeds.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                                       encoding="utf-8")
     harmful = sum(r["label"] == "harmful" for r in rows)
-    print(f"wrote {len(rows)} seeds ({harmful} harmful, {len(rows) - harmful} unharmful) to sample_data/redteam/seeds.jsonl")
+    print(f"wrote {len(rows)} seeds ({harmful} harmful, {len(rows) - harmful} unharmful) "
+          "to sample_data/redteam/seeds.jsonl")
