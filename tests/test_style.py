@@ -65,3 +65,10 @@ def test_a_functions_imports_come_first():
     found = [f"{p.relative_to(ROOT)}:{line}" for p in sorted((ROOT / "gr_colab").rglob("*.py"))
              for line in imports_in_the_middle(p.read_text())]
     assert found == []
+
+
+def test_no_module_is_over_400_lines():
+    """Small modules with one job: one that grows past 400 lines is split by job, not squeezed."""
+    long = {str(p.relative_to(ROOT)): n for p in sorted((ROOT / "gr_colab").rglob("*.py"))
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert long == {}
