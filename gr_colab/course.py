@@ -44,7 +44,7 @@ def prepare(config: GRConfig) -> dict:
     else:  # the planner reads a model it has no row for from the model's own config
         plan = plan_config(config, samples=len(train), mean_tokens=summary["mean_tokens"])
         print(plan.summary())
-        summary["budget"] = plan.summary()
+        summary["plan"] = plan.summary()
     return summary
 
 

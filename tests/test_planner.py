@@ -55,7 +55,7 @@ def test_prepare_plans_a_local_model_folder_from_its_config(tmp_path, twin_confi
     arch = arch_of(cfg)
     assert (arch.layers, arch.hidden, arch.kv_heads, arch.vocab) == (2, 256, 2, 4096)
     summary = run_stage(cfg, "prepare")
-    assert f"rsft of {folder} on a T4" in summary["budget"]
+    assert f"rsft of {folder} on a T4" in summary["plan"]
     with pytest.raises(ValueError, match="cannot read its architecture"):
         arch_of(GRConfig.load("cpu-tiny", model_name=str(tmp_path / "no-such-model")))
 

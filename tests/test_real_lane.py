@@ -105,8 +105,8 @@ def real_run(tmp_path_factory):
 
 def test_prepare_plans_a_model_it_has_no_row_for(real_run):
     _, summary, _ = real_run
-    assert "budget" in summary and "Gemma3ForCausalLM" not in summary["budget"]
-    assert "rsft of gemma-3-270m-pypi on a T4" in summary["budget"]
+    assert "plan" in summary and "Gemma3ForCausalLM" not in summary["plan"]
+    assert "rsft of gemma-3-270m-pypi on a T4" in summary["plan"]
 
 
 def test_rsft_trains_from_the_model_turn_on(real_run):
