@@ -88,6 +88,8 @@ class GRConfig:
     lora_dropout: float = _f(0.0, "dropout on the LoRA input (0: Unsloth's fast path)", ge=0, lt=1)
     target_modules: list = _f(LORA_TARGETS, "the linear layers that get an adapter (all of attention and MLP)")
     modules_to_save: list = _f([], "modules trained in full beside LoRA (the twin: its random embeddings)")
+    trainable_tokens: list = _f([], "tokens whose embedding rows train beside LoRA (PEFT's trainable tokens): a "
+                                "base model's never-trained chat turn tokens (cpu-270m: Gemma's), else it cannot stop")
     # --- R-SFT (official: full fine-tuning, lr 5e-5, 3 epochs, cosine, no warm-up, batch 384, cutoff 2048) ----
     rsft_epochs: float = _f(3.0, "passes over the training rows (ignored when rsft_max_steps > 0)", gt=0)
     rsft_learning_rate: float = _f(2e-4, "peak learning rate (LoRA wants more than the official 5e-5)", gt=0)
@@ -366,8 +368,7 @@ def _check_field(name: str, f: dataclasses.Field, value: Any) -> None:
 def _validate(cfg: GRConfig) -> None:
     for name, f in _fields().items():
         _check_field(name, f, getattr(cfg, name))
-    # what one field cannot say alone
-    lo_hi = cfg.mine_weight_range
+    lo_hi = cfg.mine_weight_range  # what one field cannot say alone
     if len(lo_hi) != 2 or not all(isinstance(v, (int, float)) for v in lo_hi) or not 0 < lo_hi[0] <= lo_hi[1]:
         raise ConfigError(f"mine_weight_range: expected [low, high] with 0 < low <= high, got {lo_hi!r}")
     if cfg.preset not in PRESETS:

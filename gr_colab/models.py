@@ -152,6 +152,8 @@ def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainab
         if not trainable:
             unsloth_backend.for_inference(model)
         prepare_tokenizer(tokenizer)
+        if adapter is None and trainable:
+            warn_untrained_turn_token(config, model, tokenizer)
         return LoadedModel(model, tokenizer, backend, device, dtype, reason, path)
 
     import torch  # late import: on the Unsloth path above, Unsloth must be imported before transformers and peft
@@ -185,10 +187,46 @@ def load_model(config: GRConfig, adapter: Union[str, Path, None] = None, trainab
             model = prepare_model_for_kbit_training(model, config.gradient_checkpointing)
         from .training import lora_config
 
-        model = get_peft_model(model, lora_config(config))
+        warn_untrained_turn_token(config, model, tokenizer)
+        model = get_peft_model(model, lora_config(config, tokenizer))
     if not trainable:
         model.eval()
     return LoadedModel(model, tokenizer, backend, device, dtype, reason, path)
+
+
+def untrained_rows(model, token_id: int, threshold: float = 0.99) -> int:
+    """How many other rows of the input embeddings point the same way as ``token_id``'s (cosine >= ``threshold``).
+    A row the pre-training never updated keeps its shared initialisation: Gemma 3 270M base's ``<end_of_turn>`` has
+    4,666 such neighbours (``<unusedNNN>`` and rare tokens), a trained token none (its ``<start_of_turn>``: 0,
+    ``<eos>``: 0, max cosine 0.96 and 0.61)."""
+    import torch
+
+    weight = model.get_input_embeddings().weight.detach()
+    rows = torch.nn.functional.normalize(weight.float(), dim=1)
+    cos = rows @ rows[int(token_id)]
+    return int((cos >= threshold).sum()) - 1
+
+
+def warn_untrained_turn_token(config, model, tokenizer, neighbours: int = 100) -> Optional[str]:
+    """A printed warning when LoRA is about to train a chat-format model whose turn-closing token looks never
+    trained (a base model, not an instruction-tuned one) and ``trainable_tokens`` is empty: LoRA alone moves the
+    hidden state toward that row but cannot separate it from its near-duplicates (tied embeddings: the output row
+    is the same), so greedy decoding picks a neighbour instead of ending the turn. One matrix-vector product."""
+    if config.prompt_format != "chat" or config.trainable_tokens or config.finetune != "lora":
+        return None
+    closing = _turn_closing_token(tokenizer)
+    if closing is None:
+        return None
+    count = untrained_rows(model, closing)
+    if count < neighbours:
+        return None
+    token = tokenizer.convert_ids_to_tokens(closing)
+    message = (f"warning: {token!r}, which ends the assistant's turn in {config.model_name}'s chat template, looks "
+               f"untrained (its embedding row has {count} near-duplicates, cosine >= 0.99): a base model, not an "
+               f"instruction-tuned one. LoRA alone may not teach it to end its turn; set trainable_tokens: "
+               f"[{token!r}] (and the token that opens a turn) to train those rows too, or pick an -it model")
+    print(message)
+    return message
 
 
 def is_full_model(folder: Union[str, Path]) -> bool:

@@ -50,9 +50,9 @@ def _resolve(path: str, root: Optional[Path]) -> Path:
 
 
 def trainer_args(config: GRConfig, output_dir: Path, device: str, dataset_text_field: Optional[str] = None,
-                 settings: Optional[RSFTSettings] = None):
+                 settings: Optional[RSFTSettings] = None, plain_loss: bool = False):
     """TRL's SFTConfig from a trainer's settings (None: R-SFT's, ``config.rsft_settings()``) and the run's machine
-    arguments."""
+    arguments. ``plain_loss``: TRL's ``nll`` loss instead of its default ``chunked_nll`` (:func:`head_is_wrapped`)."""
     from trl import SFTConfig
 
     s = settings or config.rsft_settings()
@@ -72,11 +72,22 @@ def trainer_args(config: GRConfig, output_dir: Path, device: str, dataset_text_f
         disable_tqdm=False,
         **device_args(config, device),
     )
+    if plain_loss:
+        kwargs.update(loss_type="nll")
     if dataset_text_field:
         kwargs.update(dataset_text_field=dataset_text_field, completion_only_loss=False)
     else:
         kwargs.update(completion_only_loss=True)
     return SFTConfig(**kwargs)
+
+
+def head_is_wrapped(model) -> bool:
+    """The output projection is a PEFT trainable-tokens wrapper: trainable_tokens on a model with tied embeddings
+    (Gemma 3 270M). TRL 1.x's default ``chunked_nll`` loss reads ``lm_head.weight`` and ``.bias`` directly
+    (sft_trainer.py ``_chunked_ce_forward``), bypassing the wrapper's trained rows (and it has no ``bias``: an
+    AttributeError), so such a model trains with the plain ``nll`` loss, through the wrapper's forward."""
+    get = getattr(model, "get_output_embeddings", None)
+    return type(get() if get else None).__name__ == "TrainableTokensWrapper"
 
 
 def mask_parts(tokenizer, sft_rows: list, prompt_format: str) -> tuple[str, str]:
@@ -123,7 +134,7 @@ def build_trainer(config: GRConfig, loaded, rows: list, output_dir: Path, sft_ro
                              processing_class=loaded.tokenizer, callbacks=callbacks())
         return unsloth_backend.train_on_responses_only(trainer, *mask_parts(loaded.tokenizer, sft_rows,
                                                                               config.prompt_format))
-    args = trainer_args(config, output_dir, loaded.device, settings=settings)
+    args = trainer_args(config, output_dir, loaded.device, settings=settings, plain_loss=head_is_wrapped(loaded.model))
     return SFTTrainer(model=loaded.model, args=args, train_dataset=Dataset.from_list(sft_rows),
                       processing_class=loaded.tokenizer, callbacks=callbacks())
 

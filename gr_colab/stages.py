@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 _MODEL = ("model_name", "prompt_format", "max_seq_length")
-_LORA = ("finetune", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "modules_to_save", "load_in_4bit",
-         "dtype")
+_LORA = ("finetune", "lora_r", "lora_alpha", "lora_dropout", "target_modules", "modules_to_save",
+         "trainable_tokens", "load_in_4bit", "dtype")
 
 
 @dataclass(frozen=True)

@@ -98,12 +98,37 @@ def dpo_args(config, settings, output_dir, device: str):
     )
 
 
-def lora_config(config):
+def lora_config(config, tokenizer=None):
+    """PEFT's LoraConfig; ``trainable_tokens`` become ``trainable_token_indices`` (their ids in ``tokenizer``): those
+    rows of the input embeddings train beside LoRA, and of the output embeddings too when they are tied (PEFT ties
+    the two wrappers), the adapter saves them and ``merge_and_unload`` writes them into the merged weights."""
     from peft import LoraConfig
 
     return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM",
-                      modules_to_save=list(config.modules_to_save) or None)
+                      modules_to_save=list(config.modules_to_save) or None,
+                      trainable_token_indices=trainable_token_ids(config, tokenizer) or None)
+
+
+def trainable_token_ids(config, tokenizer) -> list[int]:
+    """The ids of the config's ``trainable_tokens``, each one whole token of ``tokenizer`` (as the chat template's
+    special tokens are); a token the tokenizer lacks is refused, naming the field."""
+    from .config import ConfigError
+
+    tokens = list(config.trainable_tokens)
+    if not tokens:
+        return []
+    if config.finetune != "lora":
+        raise ConfigError("trainable_tokens: trains embedding rows beside a LoRA adapter; finetune: full already "
+                          "trains every row, so set trainable_tokens: []")
+    if tokenizer is None:
+        raise ValueError("trainable_tokens: the tokenizer is needed to find the tokens' ids")
+    vocab = tokenizer.get_vocab()
+    missing = [t for t in tokens if not isinstance(t, str) or t not in vocab]
+    if missing:
+        raise ConfigError(f"trainable_tokens: {missing} not a token of {config.model_name}'s tokenizer (each entry "
+                          "is one token's exact text, e.g. '<end_of_turn>' for Gemma, '<|eot_id|>' for Llama 3)")
+    return sorted({int(vocab[t]) for t in tokens})
 
 
 # --- preference rows -------------------------------------------------------------------------------------------

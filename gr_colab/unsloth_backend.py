@@ -17,6 +17,8 @@ def load(config, model_path: str, dtype) -> tuple[Any, Any]:
     """The 4-bit (or 16-bit) base with LoRA adapters, the fast way. ``from_pretrained`` (unsloth/models/loader.py
     1241) hands Gemma 3 to ``FastModel`` (1859-1893), whose ``get_peft_model`` takes the same keywords
     (vision.py); ``get_peft_model`` as in llama.py 4569-4593."""
+    if config.trainable_tokens:
+        raise ValueError(trainable_tokens_refusal())
     from unsloth import FastLanguageModel
 
     model, tokenizer = FastLanguageModel.from_pretrained(
@@ -37,6 +39,17 @@ def load(config, model_path: str, dtype) -> tuple[Any, Any]:
         random_state=config.seed,
     )
     return model, tokenizer
+
+
+def trainable_tokens_refusal() -> str:
+    """Why ``trainable_tokens`` is refused here. ``get_peft_model`` would take ``trainable_token_indices`` (its
+    ``**kwargs`` reach PEFT's LoraConfig: llama.py 5046-5072, vision.py 5280-5288), but the merged save the export
+    uses rebuilds the weights from the downloaded base plus LoRA factors and ``modules_to_save`` copies
+    (unsloth_zoo/saving_utils.py ``create_lora_statistics`` 738-830): PEFT's trainable-token rows are not among them,
+    so the GGUF would silently lose the rows that were trained."""
+    return ("trainable_tokens: the Unsloth backend cannot carry trained token rows into the merged model the export "
+            "converts (unsloth_zoo's merged save writes LoRA and modules_to_save only); use backend: transformers, "
+            "or an instruction-tuned model (its turn tokens are trained) with trainable_tokens: []")
 
 
 def load_adapter(adapter_dir: str, config, dtype) -> tuple[Any, Any]:

@@ -79,6 +79,10 @@ def adapter_rank(adapter: Union[str, Path]) -> int:
         raise VLLMUnavailable(f"{adapter}: the adapter trains {extra} in full beside LoRA (modules_to_save); vLLM "
                               "serves LoRA weights only. Use generation_backend: transformers for it, or train "
                               "with modules_to_save: []")
+    if cfg.get("trainable_token_indices"):
+        raise VLLMUnavailable(f"{adapter}: the adapter trains embedding rows beside LoRA (trainable_tokens: a base "
+                              "model's turn tokens), which a vLLM LoRARequest does not load. Use generation_backend: "
+                              "transformers for it, or an instruction-tuned model with trainable_tokens: []")
     return int(cfg["r"])
 
 

@@ -248,3 +248,13 @@ def test_importing_the_kit_does_not_import_unsloth():
             "print('unsloth' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_trainable_tokens_are_refused_on_unsloth():
+    """Unsloth's get_peft_model would take trainable_token_indices, but its merged save (what the export converts)
+    writes LoRA and modules_to_save only: the trained rows would be lost, so the field is refused up front."""
+    from gr_colab import unsloth_backend
+
+    cfg = GRConfig.load("t4-270m", trainable_tokens=["<end_of_turn>"])
+    with pytest.raises(ValueError, match="trainable_tokens: the Unsloth backend"):
+        unsloth_backend.load(cfg, "unused", None)

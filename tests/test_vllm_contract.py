@@ -241,6 +241,9 @@ def test_an_adapter_vllm_refuses_is_named(adapter_dir):
                                                                                              "lm_head"]}))
     with pytest.raises(VLLMUnavailable, match="modules_to_save"):
         adapter_rank(adapter_dir)
+    (adapter_dir / "adapter_config.json").write_text(json.dumps({**cfg, "trainable_token_indices": [105, 106]}))
+    with pytest.raises(VLLMUnavailable, match="trainable_tokens"):
+        adapter_rank(adapter_dir)
 
 
 def test_without_vllm_the_error_says_how_to_get_it(monkeypatch):
