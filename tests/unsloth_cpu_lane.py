@@ -30,9 +30,11 @@ def say(step: str, **info) -> None:
 
 
 def main(preset: str, template: str, out: Path, dpo: bool) -> None:
+    # trainable_tokens off: Unsloth refuses the field (its merged save would drop the rows; unsloth_backend.load),
+    # and cpu-270m sets it for the transformers lane's base Gemma; this lane checks Unsloth's own LoRA path
     cfg = GRConfig.load(preset, run_dir=str(out), max_seq_length=256, rsft_max_steps=2, rsft_batch_size=2,
                         rsft_grad_accum=1, save_steps=100, logging_steps=1, hsdpo_max_steps=2,
-                        hsdpo_batch_size=2, hsdpo_grad_accum=1)
+                        hsdpo_batch_size=2, hsdpo_grad_accum=1, trainable_tokens=[])
     path = resolve_model_path(cfg)
     model, tok = unsloth_backend.load(cfg, path, torch.float32)
     prepare_tokenizer(tok)
