@@ -186,11 +186,14 @@ def set_aside_incomplete(output_dir: Path) -> list[Path]:
 
 
 def resume_point(output_dir: Path) -> Optional[str]:
-    """The latest complete checkpoint to resume from (None: start), after setting aside the cut-off ones."""
-    for m in set_aside_incomplete(output_dir):
-        print(f"set aside an incomplete checkpoint (cut off mid-save): {m}")
+    """The latest complete checkpoint to resume from (None: start), after setting aside the cut-off ones. Under a
+    launcher the main process sets them aside (two ranks renaming one folder would race) while the others wait."""
+    if dist.is_main():
+        for m in set_aside_incomplete(output_dir):
+            print(f"set aside an incomplete checkpoint (cut off mid-save): {m}")
+    dist.wait_for_everyone()
     done = complete_checkpoints(output_dir)
-    if done:
+    if done and dist.is_main():
         print(f"resuming from {done[-1]}")
     return str(done[-1]) if done else None
 

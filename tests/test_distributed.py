@@ -300,3 +300,23 @@ def test_a_full_fine_tune_under_deepspeed_zero3_with_the_repos_config(prepared, 
     assert any((trained[k] - base[k]).abs().max() > 0 for k in trained)
     loaded = load_model(GRConfig.load("cpu-tiny", finetune="full"), adapter=folder, trainable=False)
     assert not hasattr(loaded.model, "peft_config") and loaded.model_path == str(folder)
+
+
+def test_only_the_main_process_sets_aside_a_cut_off_checkpoint(monkeypatch, tmp_path):
+    """Two ranks renaming one cut-off checkpoint would race: rank 1 waits and resumes from what rank 0 left."""
+    from gr_colab import dist
+    from gr_colab.runs import mark_complete
+    from gr_colab.training import resume_point
+
+    waits = []
+    monkeypatch.setattr(dist, "wait_for_everyone", lambda: waits.append(dist.rank()))
+    mark_complete(tmp_path / "checkpoint-2", {"global_step": 2})
+    (tmp_path / "checkpoint-4").mkdir()  # cut off mid-save: no marker
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert resume_point(tmp_path).endswith("checkpoint-2")
+    assert (tmp_path / "checkpoint-4").is_dir()  # rank 1 left it where it was
+    monkeypatch.setenv("RANK", "0")
+    assert resume_point(tmp_path).endswith("checkpoint-2")
+    assert not (tmp_path / "checkpoint-4").exists() and (tmp_path / "checkpoint-4.incomplete").is_dir()
+    assert waits == [1, 0]  # each rank waited before reading the checkpoints
