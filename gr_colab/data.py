@@ -116,18 +116,23 @@ def _collect(records: Iterable, source: str, check, skip_bad: bool, limit: Optio
 
 
 # --- GuardReasonerTrain rows -----------------------------------------------------------------------------------
-def validate_train_row(record: Any, where: str, dataset: str = "") -> dict:
-    """One GuardReasonerTrain row, checked: the fields, the input's shape, an output whose answers parse."""
-    if not isinstance(record, dict):
-        raise DataError(where, "<row>", f"expected an object with {', '.join(TRAIN_FIELDS)}, "
-                                        f"got {type(record).__name__}")
-    for name in TRAIN_FIELDS:
+def require_text(record: dict, where: str, names) -> None:
+    """Each field of ``names`` present, text and not blank, or a DataError naming the row and the field."""
+    for name in names:
         if name not in record:
             raise DataError(where, name, "missing")
         if not isinstance(record[name], str):
             raise DataError(where, name, f"expected text, got {type(record[name]).__name__}")
         if not record[name].strip():
             raise DataError(where, name, "empty")
+
+
+def validate_train_row(record: Any, where: str, dataset: str = "") -> dict:
+    """One GuardReasonerTrain row, checked: the fields, the input's shape, an output whose answers parse."""
+    if not isinstance(record, dict):
+        raise DataError(where, "<row>", f"expected an object with {', '.join(TRAIN_FIELDS)}, "
+                                        f"got {type(record).__name__}")
+    require_text(record, where, TRAIN_FIELDS)
     try:
         prompt, response = split_input(record["input"])
     except ValueError as exc:

@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from ..data import DataError, LoadedRows, _collect, read_records
+from ..data import DataError, LoadedRows, _collect, read_records, require_text
 
 HUB_ID = "PKU-Alignment/PKU-SafeRLHF-10K"
 SAMPLE = "sample_data/modpo/saferlhf_sample.jsonl"
@@ -34,13 +34,7 @@ def validate_saferlhf_row(record: Any, where: str) -> dict:
     """One PKU-SafeRLHF row, checked: text fields present and non-empty, two different answers, ids 0 or 1."""
     if not isinstance(record, dict):
         raise DataError(where, "<row>", f"expected an object with {', '.join(FIELDS)}, got {type(record).__name__}")
-    for name in FIELDS[:3]:
-        if name not in record:
-            raise DataError(where, name, "missing")
-        if not isinstance(record[name], str):
-            raise DataError(where, name, f"expected text, got {type(record[name]).__name__}")
-        if not record[name].strip():
-            raise DataError(where, name, "empty")
+    require_text(record, where, FIELDS[:3])
     if record["response_0"].strip() == record["response_1"].strip():
         raise DataError(where, "response_1", "the same text as response_0: the pair expresses no preference")
     for name in FIELDS[3:]:
