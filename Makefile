@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 .PHONY: setup run test
 setup: $(VENV)/.gr_colab_installed
 
-$(VENV)/.gr_colab_installed: requirements-cpu.txt requirements.txt pyproject.toml scripts/setup.sh
+$(VENV)/.gr_colab_installed: requirements-cpu.txt requirements.txt pyproject.toml scripts/setup.sh scripts/install_llamacpp.sh
 	bash scripts/setup.sh
 
 run: setup

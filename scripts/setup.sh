@@ -24,5 +24,5 @@ if [ -f scripts/install_llamacpp.sh ]; then
   echo "== installing llama.cpp's converter and llama-cpp-python"
   PY="$PY" bash scripts/install_llamacpp.sh
 fi
-sha256sum requirements-cpu.txt requirements.txt pyproject.toml scripts/setup.sh > "$VENV/.gr_colab_installed"
+sha256sum requirements-cpu.txt requirements.txt pyproject.toml scripts/setup.sh scripts/install_llamacpp.sh > "$VENV/.gr_colab_installed"
 echo "== environment ready: $VENV"
