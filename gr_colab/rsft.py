@@ -86,8 +86,10 @@ def head_is_wrapped(model) -> bool:
     (Gemma 3 270M). TRL 1.x's default ``chunked_nll`` loss reads ``lm_head.weight`` and ``.bias`` directly
     (sft_trainer.py ``_chunked_ce_forward``), bypassing the wrapper's trained rows (and it has no ``bias``: an
     AttributeError), so such a model trains with the plain ``nll`` loss, through the wrapper's forward."""
+    from peft.utils.other import TrainableTokensWrapper  # peft 0.21.2, utils/other.py:829
+
     get = getattr(model, "get_output_embeddings", None)
-    return type(get() if get else None).__name__ == "TrainableTokensWrapper"
+    return isinstance(get() if get else None, TrainableTokensWrapper)
 
 
 def mask_parts(tokenizer, sft_rows: list, prompt_format: str) -> tuple[str, str]:
