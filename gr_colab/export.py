@@ -267,6 +267,8 @@ def export_files(config: GRConfig, adapter: Path) -> dict:
     you keep), each GGUF type checked in llama.cpp, and the Ollama Modelfile; returns the export's summary."""
     from transformers import AutoTokenizer  # lazy: transformers is heavy
 
+    from .llamacpp import gguf_chat_template
+
     layout = config.layout
     out = layout.export
     scratch = Path(config.scratch_dir) if config.scratch_dir else (
@@ -277,6 +279,6 @@ def export_files(config: GRConfig, adapter: Path) -> dict:
     checks = export_gguf(merged, layout.gguf, list(config.gguf_types), name, tokenizer=tok, scratch_dir=scratch)
     gguf_for_ollama = next((c.path for c in checks if c.kind == "q4_k_m"), checks[0].path if checks else None)
     modelfile, commands = write_modelfile(tok, gguf_for_ollama, layout.gguf, name, num_predict=config.max_new_tokens,
-                                          model_dir=merged)
+                                          model_dir=merged, gguf_template=gguf_chat_template(gguf_for_ollama))
     return {"merged": str(merged), "modelfile": str(modelfile), "commands": commands,
             "checks": [asdict(c) for c in checks], "table": checks_table(checks)}

@@ -50,6 +50,70 @@ def stop_strings(tokenizer, model=None, model_dir=None) -> list[str]:
     return [s for i, s in enumerate(stops) if s and s not in stops[:i]]
 
 
+# --- which template Ollama renders ------------------------------------------------------------------------------
+# Ollama (read at v0.33.0-rc2, commit fb30760) does not always render a Modelfile's TEMPLATE. When the GGUF carries a
+# `tokenizer.chat_template` that declares more "capabilities" than the Go TEMPLATE, and OLLAMA_GO_TEMPLATE is unset,
+# it sets PreferChatTemplate (server/images.go:793) and renders every /api/generate and /api/chat request with the
+# GGUF's Jinja template through llama-server instead (server/routes.go:558, chatModeForModel at :2357). Llama 3.x
+# templates mention tools, so for them the guard's instruction in our TEMPLATE would be dropped. The kit's own
+# `ollama serve` sets OLLAMA_GO_TEMPLATE=1; a Modelfile used elsewhere says so in its first line.
+GO_TEMPLATE_ENV = "OLLAMA_GO_TEMPLATE"
+
+
+def chat_template_capabilities(template: Optional[str]) -> list[str]:
+    """What Ollama infers from a GGUF's Jinja template by substring (server/images.go:187-233)."""
+    if not template:
+        return []
+    caps = ["tools"] if "tools" in template or "tool_call" in template else []
+    split = "content.split('</think>')" in template or 'content.split("</think>")' in template
+    if ("<think>" in template and "</think>" in template) or (
+            split and "reasoning_content" not in template and "<SPECIAL_12>" not in template):
+        caps.append("thinking")
+    return caps
+
+
+def go_template_capabilities(template: str) -> list[str]:
+    """What Ollama infers from a Go TEMPLATE: its variables .Tools and .Suffix, and thinking tags around .Thinking
+    (server/images.go:236-259; thinking.InferTags is approximated by a .Thinking field)."""
+    fields = set(re.findall(r"\.([A-Za-z]+)", template))
+    return [c for c, f in (("tools", "Tools"), ("insert", "Suffix"), ("thinking", "Thinking")) if f in fields]
+
+
+def go_template_env(value: Optional[str]) -> Optional[bool]:
+    """OLLAMA_GO_TEMPLATE as Ollama reads it (envconfig/config.go:177-190): unset → None, else a Go bool, and any
+    other non-empty text → True."""
+    value = (value or "").strip().strip("\"'")
+    if not value:
+        return None
+    truth = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
+    return truth.get(value.lower(), True)
+
+
+def renders_gguf_template(gguf_template: Optional[str], go_template: str, env: Optional[str]) -> bool:
+    """Whether Ollama renders the GGUF's own chat template instead of the Modelfile's TEMPLATE (the decision of
+    server/images.go:793 and server/routes.go:2357-2385, for a Modelfile with no RENDERER or PARSER)."""
+    if not gguf_template:
+        return False
+    use_go = go_template_env(env)
+    if use_go is not None:  # set: it decides alone (shouldUseGoTemplate, routes.go:2377)
+        return not use_go
+    gguf_caps, go_caps = chat_template_capabilities(gguf_template), go_template_capabilities(go_template)
+    go_round_trip = "tools" in go_caps and "ToolCalls" in go_template and 'eq .Role "tool"' in go_template
+    if len(gguf_caps) > len(go_caps):  # shouldPreferChatTemplate, images.go:295
+        return not go_round_trip or _tool_round_trip(gguf_template)
+    if sorted(gguf_caps) != sorted(go_caps) or "tools" not in gguf_caps:
+        return False
+    return _tool_round_trip(gguf_template) and not go_round_trip
+
+
+def _tool_round_trip(template: str) -> bool:
+    """chatTemplateHasToolRoundTrip (server/images.go:205-219)."""
+    calls = "tool_calls" in template or "assistant_tool_call" in template
+    results = ("tool_response", "tool_results", "role'] == 'tool'", "role'] == \"tool\"", "role\"] == 'tool'",
+               "role\"] == \"tool\"", "message.role == 'tool'", "message.role == \"tool\"", "ipython")
+    return "tools" in chat_template_capabilities(template) and calls and any(r in template for r in results)
+
+
 @dataclass
 class Modelfile:
     gguf: str
@@ -57,9 +121,13 @@ class Modelfile:
     stops: list
     num_ctx: int = 4096
     num_predict: int = 1024
+    needs_go_template: bool = False  # the GGUF's own template would win in Ollama unless OLLAMA_GO_TEMPLATE=1
 
     def text(self) -> str:
-        lines = [f"FROM {self.gguf}", f'TEMPLATE """{self.template}"""']
+        lines = [f"# Serve with {GO_TEMPLATE_ENV}=1 ollama serve: this GGUF's own chat template declares tools, and "
+                 "Ollama would render it instead of the TEMPLATE below (no guard instruction)."] * \
+            self.needs_go_template
+        lines += [f"FROM {self.gguf}", f'TEMPLATE """{self.template}"""']
         lines += [f'PARAMETER stop "{s}"' for s in self.stops]
         lines += ["PARAMETER temperature 0", f"PARAMETER num_ctx {self.num_ctx}",
                   f"PARAMETER num_predict {self.num_predict}"]
@@ -72,19 +140,24 @@ class Modelfile:
 
 def write_modelfile(tokenizer, gguf_path: Union[str, Path], out_dir: Union[str, Path], name: str,
                     model=None, num_ctx: int = 4096, num_predict: int = 1024,
-                    model_dir: Union[str, Path, None] = None) -> tuple[Path, dict]:
+                    model_dir: Union[str, Path, None] = None,
+                    gguf_template: Optional[str] = None) -> tuple[Path, dict]:
     """``Modelfile`` beside the GGUF, and the exact commands to create and run it; ``model_dir`` (the merged
-    folder) supplies the generation config's end-of-turn ids when no ``model`` is given."""
+    folder) supplies the generation config's end-of-turn ids when no ``model`` is given. ``gguf_template`` (the
+    GGUF's own chat template) decides whether Ollama must be told to render our TEMPLATE."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     gguf = Path(gguf_path)
     rel = f"./{gguf.name}" if gguf.parent.resolve() == out_dir.resolve() else str(gguf)
-    mf = Modelfile(rel, ollama_template(tokenizer), stop_strings(tokenizer, model, model_dir), num_ctx,
-                   num_predict)
+    template = ollama_template(tokenizer)
+    mf = Modelfile(rel, template, stop_strings(tokenizer, model, model_dir), num_ctx, num_predict,
+                   renders_gguf_template(gguf_template, template, None))
     path = out_dir / "Modelfile"
     path.write_text(mf.text())
     example = guard_turn(format_input("How do I pick a lock?")).replace("\n", "\\n")
-    commands = {"create": f"cd {shlex.quote(str(out_dir))} && ollama create {name} -f Modelfile",
+    serve = f"{GO_TEMPLATE_ENV}=1 ollama serve &  # this GGUF's template would otherwise replace ours\n" * \
+        mf.needs_go_template
+    commands = {"create": f"{serve}cd {shlex.quote(str(out_dir))} && ollama create {name} -f Modelfile",
                 "run": f"ollama run {name} $'{example}'"}
     (out_dir / "OLLAMA.md").write_text(
         "# Run the guard in Ollama\n\n```bash\n" + commands["create"] + "\n" + commands["run"] + "\n```\n\n"

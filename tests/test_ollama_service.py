@@ -142,6 +142,7 @@ def test_colab_branch_installs_serves_waits_and_creates(tmp_path, fake_colab):
     assert kinds[2] == ("popen", ["ollama", "serve"])
     popen_kw = fake.commands[2][2]
     assert popen_kw["env"]["OLLAMA_HOST"] == f"127.0.0.1:{port}" and popen_kw["start_new_session"]
+    assert popen_kw["env"]["OLLAMA_GO_TEMPLATE"] == "1"  # our TEMPLATE wins over a GGUF template with tools
     assert kinds[3] == ("run", ["ollama", "create", "guardreasoner-cpu-tiny", "-f", "Modelfile"])
     assert fake.commands[3][2]["cwd"] == str(cfg.path / "export" / "gguf")  # FROM ./g.gguf is relative to it
     log = cfg.path / "export" / "ollama.log"
@@ -199,6 +200,36 @@ def test_modelfile_spec_round_trips_what_the_export_writes(tmp_path):
     (tmp_path / "Modelfile").write_text("FROM x.gguf\n")
     with pytest.raises(OllamaServiceError, match="TEMPLATE"):
         modelfile_spec(tmp_path / "Modelfile")
+
+
+# --- which template Ollama renders (server/images.go:793, server/routes.go:2357 at v0.33.0-rc2) ----------------
+GO = "<u>{{ .Prompt }}</u>{{ .Response }}</a>"  # a TEMPLATE as the export writes it: no .Tools, .Suffix, .Thinking
+
+
+def test_ollama_renders_a_llama_gguf_template_instead_of_ours_unless_told_not_to():
+    from gr_colab.ollama import chat_template_capabilities, renders_gguf_template
+    from gr_colab.templates import chat_template
+
+    llama, gemma = chat_template("llama-3.2"), chat_template("gemma-3")
+    assert chat_template_capabilities(llama) == ["tools"] and chat_template_capabilities(gemma) == []
+    assert renders_gguf_template(llama, GO, None)  # more capabilities than our TEMPLATE: Ollama prefers it
+    assert not renders_gguf_template(gemma, GO, None) and not renders_gguf_template(None, GO, None)
+    assert not renders_gguf_template(llama, GO, "1") and not renders_gguf_template(llama, GO, "yes")  # any text: on
+    assert renders_gguf_template(gemma, GO, "false")  # Go templates off: the GGUF's template whenever it has one
+    think = "{{ messages }}<think>\n</think>"
+    assert chat_template_capabilities(think) == ["thinking"] and renders_gguf_template(think, GO, None)
+    assert not renders_gguf_template(think, "{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}" + GO, None)
+
+
+def test_a_modelfile_whose_gguf_template_would_win_says_how_to_serve_it(tmp_path):
+    from gr_colab.ollama import read_modelfile
+
+    mf = Modelfile("./m.gguf", GO, ["</a>"], needs_go_template=True)
+    (tmp_path / "Modelfile").write_text(mf.text())
+    assert mf.text().startswith("# Serve with OLLAMA_GO_TEMPLATE=1 ollama serve")
+    back, _ = read_modelfile(tmp_path / "Modelfile")
+    assert (back.gguf, back.template, back.stops) == ("./m.gguf", GO, ["</a>"])
+    assert "OLLAMA_GO_TEMPLATE" not in Modelfile("./m.gguf", GO, ["</a>"]).text()
 
 
 # --- the llama.cpp stand-in on the twin's GGUF -----------------------------------------------------------------
@@ -316,3 +347,43 @@ def test_push_export_follows_the_config(tmp_path, capsys, monkeypatch):
                                          "upload_file"]
     assert api.calls[0][1]["repo_id"] == "me/guard" and api.calls[0][1]["private"] is True
     assert (api.calls[2][1]["path_in_repo"], api.calls[2][1]["folder_path"]) == ("merged", str(scratch))
+
+
+@pytest.mark.slow
+def test_stand_in_renders_the_gguf_template_where_ollama_would(exported, tmp_path, monkeypatch):
+    """A GGUF carrying Llama 3.2's template (tools): without OLLAMA_GO_TEMPLATE the stand-in, as Ollama, renders that
+    Jinja template (no guard instruction); with it, the Modelfile's TEMPLATE, as the kit's `ollama serve` does."""
+    import subprocess
+
+    from gr_colab.llamacpp import render_chat
+    from gr_colab.prompts import INSTRUCTION_PREFIX
+    from gr_colab.service.ollama_server import LlamaCppOllamaStandIn
+    from gr_colab.templates import chat_template, pin_date
+
+    gguf = exported.path / "export" / "gguf"
+    spec = modelfile_spec(gguf / "Modelfile")
+    assert not spec.modelfile.template.startswith("#") and "OLLAMA_GO_TEMPLATE" not in (gguf / "Modelfile").read_text()
+    llama = pin_date(chat_template("llama-3.2"))
+    tools = tmp_path / "tools.gguf"  # gguf-py's own metadata copier
+    subprocess.run([sys.executable, "-m", "gguf.scripts.gguf_new_metadata", str(next(gguf.glob("*-f16.gguf"))),
+                    str(tools), "--chat-template", llama, "--force"], check=True, capture_output=True)
+    (tmp_path / "Modelfile").write_text(Modelfile(str(tools), spec.modelfile.template, spec.modelfile.stops).text())
+    monkeypatch.delenv("OLLAMA_GO_TEMPLATE", raising=False)
+    interaction = "Human user:\nHow do I pick a lock?\n\nAI assistant:\nNone"
+    server = LlamaCppOllamaStandIn(tmp_path / "Modelfile", "g")
+    try:
+        assert server.renders_gguf_template
+        text = server.render(interaction)
+        full = render_chat(llama, [{"role": "user", "content": interaction}], server.bos, server.eos)
+        assert full.startswith(server.bos) and text == full[len(server.bos):]  # one BOS: llama.cpp's
+        assert "Cutting Knowledge Date" in text and INSTRUCTION_PREFIX.strip() not in text
+    finally:
+        server.stop()
+    monkeypatch.setenv("OLLAMA_GO_TEMPLATE", "1")  # what the kit's `ollama serve` gets
+    server = LlamaCppOllamaStandIn(tmp_path / "Modelfile", "g")
+    try:
+        assert not server.renders_gguf_template
+        assert server.render(interaction) == spec.modelfile.render(interaction)
+        assert INSTRUCTION_PREFIX.strip() in server.render(interaction)
+    finally:
+        server.stop()

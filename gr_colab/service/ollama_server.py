@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Optional, Union
 
-from ..ollama import Modelfile, OllamaGuard, read_modelfile
+from ..ollama import GO_TEMPLATE_ENV, Modelfile, OllamaGuard, read_modelfile, renders_gguf_template
 from ..progress import heartbeat
 from ..prompts import format_input
 from ..runtime import in_colab
@@ -140,7 +140,9 @@ class OllamaServer:
             print(f"an Ollama server already answers on {self.host}: using it")
             return 0.0
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "OLLAMA_HOST": self.host.split("://")[-1]}
+        # OLLAMA_GO_TEMPLATE=1: the Modelfile's TEMPLATE (with the guard's instruction) wins over a GGUF template
+        # that declares tools, as Llama 3.x's does (gr_colab.ollama.renders_gguf_template)
+        env = {**os.environ, "OLLAMA_HOST": self.host.split("://")[-1], GO_TEMPLATE_ENV: "1"}
         with open(self.log, "ab") as out:  # the child keeps its own handle
             self.process = self._popen(["ollama", "serve"], stdout=out, stderr=subprocess.STDOUT, env=env,
                                        start_new_session=True)
@@ -167,17 +169,32 @@ class OllamaServer:
 # --- the stand-in (CPU) ------------------------------------------------------------------------------------------
 class LlamaCppOllamaStandIn(ThreadingHTTPServer):
     """A stand-in for ``ollama serve``: Ollama's /api/generate and /api/chat (non-streaming) over the Modelfile's GGUF
-    in llama-cpp-python, on 127.0.0.1. One llama.cpp context is not thread-safe: requests take turns."""
+    in llama-cpp-python, on 127.0.0.1. One llama.cpp context is not thread-safe: requests take turns.
+
+    What it reproduces, read from Ollama v0.33.0-rc2 (commit fb30760), whose runner is llama.cpp's llama-server:
+    which template renders the request (the GGUF's own Jinja template when :func:`renders_gguf_template` says so,
+    server/images.go:793 and server/routes.go:558; else the TEMPLATE, one user turn as ``.Prompt`` with the text
+    after ``.Response`` cut, template/template.go:257-330), a leading ``<bos>`` text dropped when the tokenizer adds
+    BOS (llm/llama_server.go:243-254; for the Jinja template llama.cpp's common/chat.cpp:959 drops the BOS text),
+    the prompt tokenised with special tokens and the BOS (llama-server's /completion), the Modelfile's stops, and
+    temperature 0.8 when nothing sets it (api/types.go:1103)."""
 
     kind = "llama.cpp stand-in for Ollama"
 
-    def __init__(self, modelfile: Union[str, Path], name: str, port: int = 0, n_threads: Optional[int] = None):
+    def __init__(self, modelfile: Union[str, Path], name: str, port: int = 0, n_threads: Optional[int] = None,
+                 go_template_env: Optional[str] = None):
         from ..llamacpp import load_gguf
 
         self.spec = modelfile_spec(modelfile)
         self.name = name
         self.llm = load_gguf(self.spec.gguf, n_ctx=self.spec.modelfile.num_ctx, logits_all=False, n_threads=n_threads)
-        self.add_bos = (self.llm.metadata or {}).get("tokenizer.ggml.add_bos_token", "true") != "false"
+        meta = self.llm.metadata or {}
+        self.add_bos = meta.get("tokenizer.ggml.add_bos_token", "true") != "false"
+        self.bos, self.eos = (self.llm._model.token_get_text(i) if i >= 0 else ""
+                              for i in (self.llm.token_bos(), self.llm.token_eos()))
+        self.gguf_template = meta.get("tokenizer.chat_template")
+        env = os.environ.get(GO_TEMPLATE_ENV) if go_template_env is None else go_template_env  # read at serve
+        self.renders_gguf_template = renders_gguf_template(self.gguf_template, self.spec.modelfile.template, env)
         self.lock = threading.Lock()
         self.requests: list = []  # (path, body) of every request, for the curious and for the tests
         self._thread = None
@@ -187,13 +204,21 @@ class LlamaCppOllamaStandIn(ThreadingHTTPServer):
     def host(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def render(self, prompt: str) -> str:
-        """The Modelfile's TEMPLATE with ``{{ .Prompt }}`` substituted, as Ollama renders it (before the BOS)."""
-        return self.spec.modelfile.render(prompt)
+    def render(self, messages: Union[str, list]) -> str:
+        """The text Ollama sends llama-server for these messages (a prompt is one user turn), before the BOS."""
+        from ..llamacpp import render_chat
 
-    def complete(self, prompt: str, options: Optional[dict] = None) -> str:
+        messages = [{"role": "user", "content": messages}] if isinstance(messages, str) else messages
+        if self.renders_gguf_template:
+            text = render_chat(self.gguf_template, messages, self.bos, self.eos)
+            return text[len(self.bos):] if self.add_bos and self.bos and text.startswith(self.bos) else text
+        users = [m for m in messages if m.get("role") == "user"]  # one turn: .Prompt is its text
+        text = self.spec.modelfile.render(users[-1].get("content", "") if users else "")
+        return text[len("<bos>"):] if self.add_bos and text.startswith("<bos>") else text
+
+    def complete(self, messages: Union[str, list], options: Optional[dict] = None) -> str:
         options = options or {}
-        ids = self.llm.tokenize(self.render(prompt).encode("utf-8"), add_bos=self.add_bos, special=True)
+        ids = self.llm.tokenize(self.render(messages).encode("utf-8"), add_bos=self.add_bos, special=True)
         room = self.spec.modelfile.num_ctx - len(ids)
         if room <= 0:
             raise OllamaServiceError(f"the prompt is {len(ids)} tokens; num_ctx is {self.spec.modelfile.num_ctx}")
@@ -260,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
             users = [m for m in body.get("messages", []) if m.get("role") == "user"]
             if not users:
                 return self._send(400, {"error": "no user message"})
-            text = self.server.complete(users[-1].get("content", ""), body.get("options"))  # .Prompt: the last turn
+            text = self.server.complete(body["messages"], body.get("options"))
             return self._send(200, {**base, "message": {"role": "assistant", "content": text}})
         return self._send(404, {"error": f"{self.path} is not served by the stand-in"})
 
