@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from . import dist
 from .config import GRConfig
 from .data import load_train_files, split_holdout, to_sft_rows
 from .trainer_settings import RSFTSettings
@@ -152,9 +153,11 @@ def train_rsft(config: GRConfig, loaded=None, rows: Optional[list] = None, resum
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     if rows is None:
         rows, _, report = training_rows(config)
-        print(report)
+        if dist.is_main():  # one report under a launcher, not one per process
+            print(report)
     loaded = loaded or load_model(config)
-    print(f"R-SFT with {loaded.describe()}; {len(rows)} training rows")
+    if dist.is_main():
+        print(f"R-SFT with {loaded.describe()}; {len(rows)} training rows")
     trainer = build_trainer(config, loaded, rows, ckpt_dir, settings=settings)
     resume_from = resume_point(ckpt_dir) if resume else None
     trainer.train(resume_from_checkpoint=resume_from)

@@ -44,9 +44,10 @@ def plot_metrics(iterations: list, hardening: dict, path: Union[str, Path]) -> O
 
 def report_blocks(run_dir: Union[str, Path]) -> list:
     """The report's red-teaming section (blocks as :func:`gr_colab.report.sections` takes them); [] if not run."""
-    from ..runs import read_marker
+    from ..runs import RunLayout, read_marker
 
-    s = read_marker(Path(run_dir) / "redteam")
+    folder = RunLayout(run_dir).stage("redteam")
+    s = read_marker(folder)
     if not s:
         return []
     fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else ("–" if v is None else str(v))
@@ -60,6 +61,6 @@ def report_blocks(run_dir: Union[str, Path]) -> list:
                     f"{fmt(h.get('failure_rate_before'))} before, {fmt(h.get('failure_rate_after'))} after "
                     f"R-SFT on {h.get('failures', '?')} failures" + (f" ({h['skipped']})" if h.get("skipped") else "")
                     + ".")]
-    if (Path(run_dir) / "redteam" / "metrics.png").exists():
+    if (folder / "metrics.png").exists():
         blocks.append(("img", "redteam/metrics.png"))
     return blocks
