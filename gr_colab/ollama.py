@@ -155,12 +155,11 @@ def write_modelfile(tokenizer, gguf_path: Union[str, Path], out_dir: Union[str, 
     path = out_dir / "Modelfile"
     path.write_text(mf.text())
     example = guard_turn(format_input("How do I pick a lock?")).replace("\n", "\\n")
-    serve = f"{GO_TEMPLATE_ENV}=1 ollama serve &  # this GGUF's template would otherwise replace ours\n" * \
-        mf.needs_go_template
-    commands = {"create": f"{serve}cd {shlex.quote(str(out_dir))} && ollama create {name} -f Modelfile",
-                "run": f"ollama run {name} $'{example}'"}
+    commands = {"serve": f"{GO_TEMPLATE_ENV}=1 ollama serve &"} if mf.needs_go_template else {}  # else ours loses
+    commands.update(create=f"cd {shlex.quote(str(out_dir))} && ollama create {name} -f Modelfile",
+                    run=f"ollama run {name} $'{example}'")
     (out_dir / "OLLAMA.md").write_text(
-        "# Run the guard in Ollama\n\n```bash\n" + commands["create"] + "\n" + commands["run"] + "\n```\n\n"
+        "# Run the guard in Ollama\n\n```bash\n" + "\n".join(commands.values()) + "\n```\n\n"
         "The instruction is in the Modelfile's template: send only the interaction, `Human user:\\n...\\n\\n"
         "AI assistant:\\n...` with no blank line at the end, as in training (the response `None` for a prompt-only "
         "check). "

@@ -74,8 +74,7 @@ def sections(config: GRConfig) -> list[tuple[str, list]]:
                                ("table", [{k: c[k] for k in ("kind", "size_mb", "seconds", "loads", "same_tokens",
                                                              "agreement", "max_logit_diff", "template_matches",
                                                              "tokenizer_matches")} for c in ex.get("checks", [])]),
-                               ("p", "Ollama: `" + ex["commands"]["create"] + "` then `" + ex["commands"]["run"]
-                                + "`.")]))
+                               ("p", "Ollama: `" + "` then `".join(ex["commands"].values()) + "`.")]))
     measured = []
     for stage in NAMES:
         m = read_marker(layout.stage(stage)).get("measured")

@@ -69,6 +69,27 @@ def test_modelfile_template_and_stops_match_the_tokenizer(exported):
     assert stops == stop_strings(tok, model_dir=cfg.path / "export" / "merged")
     assert "PARAMETER temperature 0" in text
     assert "ollama create guardreasoner-cpu-tiny -f Modelfile" in summary["commands"]["create"]
+    assert "serve" not in summary["commands"] and "OLLAMA_GO_TEMPLATE" not in text  # the twin's template has no tools
+
+
+def test_a_gguf_template_that_ollama_would_prefer_is_flagged_in_the_modelfile_and_commands(exported, tmp_path):
+    """A GGUF carrying Llama 3.2's template (it mentions tools): Ollama would render it instead of our TEMPLATE, so
+    the Modelfile's first line, the commands and OLLAMA.md say to serve with OLLAMA_GO_TEMPLATE=1."""
+    from transformers import AutoTokenizer
+
+    from gr_colab.ollama import read_modelfile, write_modelfile
+    from gr_colab.templates import chat_template
+
+    cfg, _ = exported
+    merged = cfg.path / "export" / "merged"
+    tok = AutoTokenizer.from_pretrained(str(merged))
+    path, commands = write_modelfile(tok, tmp_path / "g.gguf", tmp_path, "g", model_dir=merged,
+                                     gguf_template=chat_template("llama-3.2"))
+    assert path.read_text().splitlines()[0].startswith("# Serve with OLLAMA_GO_TEMPLATE=1 ollama serve")
+    assert list(commands) == ["serve", "create", "run"] and commands["serve"] == "OLLAMA_GO_TEMPLATE=1 ollama serve &"
+    assert "OLLAMA_GO_TEMPLATE=1 ollama serve &\ncd " in (tmp_path / "OLLAMA.md").read_text()
+    mf, _ = read_modelfile(path)
+    assert mf.template == ollama_template(tok) and mf.gguf == "./g.gguf"
 
 
 class StandInOllamaServer(http.server.ThreadingHTTPServer):
