@@ -238,7 +238,8 @@ class LlamaCppOllamaStandIn(ThreadingHTTPServer):
         return self
 
     def stop(self) -> None:
-        self.shutdown()
+        if self._thread is not None:  # shutdown() waits for serve_forever, forever if it never started
+            self.shutdown()
         self.server_close()
         self.llm.close()
 
