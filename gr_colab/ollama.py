@@ -98,7 +98,8 @@ def renders_gguf_template(gguf_template: Optional[str], go_template: str, env: O
     if use_go is not None:  # set: it decides alone (shouldUseGoTemplate, routes.go:2377)
         return not use_go
     gguf_caps, go_caps = chat_template_capabilities(gguf_template), go_template_capabilities(go_template)
-    go_round_trip = "tools" in go_caps and "ToolCalls" in go_template and 'eq .Role "tool"' in go_template
+    go_round_trip = "tools" in go_caps and "ToolCalls" in go_template and any(  # goTemplateHasToolRoundTrip, :263
+        r in go_template for r in ('eq .Role "tool"', "tool_response", "TOOL_RESULTS"))
     if len(gguf_caps) > len(go_caps):  # shouldPreferChatTemplate, images.go:295
         return not go_round_trip or _tool_round_trip(gguf_template)
     if sorted(gguf_caps) != sorted(go_caps) or "tools" not in gguf_caps:
