@@ -207,11 +207,26 @@ def untrained_rows(model, token_id: int, threshold: float = 0.99) -> int:
     return int((cos >= threshold).sum()) - 1
 
 
+def untrained_template_tokens(model, tokenizer, neighbours: int = 100) -> list[str]:
+    """The chat template's own special tokens whose rows look never trained (``neighbours`` near-duplicates or more):
+    what ``trainable_tokens`` should list for a base model, and nothing more. Each listed row trains beside LoRA and
+    moves every prompt that holds it; a row already trained (Gemma 3 270M base's ``<start_of_turn>``) need not."""
+    if not getattr(tokenizer, "chat_template", None):
+        return []
+    text = tokenizer.apply_chat_template([{"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}],
+                                         tokenize=False)
+    specials = set(tokenizer.all_special_tokens) | set(getattr(tokenizer, "added_tokens_encoder", {}) or {})
+    tokens = dict.fromkeys(tokenizer.convert_ids_to_tokens(tokenizer(text, add_special_tokens=False)["input_ids"]))
+    return [t for t in tokens if t in specials and untrained_rows(model, tokenizer.convert_tokens_to_ids(t))
+            >= neighbours]
+
+
 def warn_untrained_turn_token(config, model, tokenizer, neighbours: int = 100) -> Optional[str]:
     """A printed warning when LoRA is about to train a chat-format model whose turn-closing token looks never
     trained (a base model, not an instruction-tuned one) and ``trainable_tokens`` is empty: LoRA alone moves the
     hidden state toward that row but cannot separate it from its near-duplicates (tied embeddings: the output row
-    is the same), so greedy decoding picks a neighbour instead of ending the turn. One matrix-vector product."""
+    is the same), so greedy decoding picks a neighbour instead of ending the turn. The advice names the template's
+    tokens that look untrained (``untrained_template_tokens``)."""
     if config.prompt_format != "chat" or config.trainable_tokens or config.finetune != "lora":
         return None
     closing = _turn_closing_token(tokenizer)
@@ -221,10 +236,11 @@ def warn_untrained_turn_token(config, model, tokenizer, neighbours: int = 100) -
     if count < neighbours:
         return None
     token = tokenizer.convert_ids_to_tokens(closing)
+    advice = untrained_template_tokens(model, tokenizer, neighbours)
     message = (f"warning: {token!r}, which ends the assistant's turn in {config.model_name}'s chat template, looks "
                f"untrained (its embedding row has {count} near-duplicates, cosine >= 0.99): a base model, not an "
-               f"instruction-tuned one. LoRA alone may not teach it to end its turn; set trainable_tokens: "
-               f"[{token!r}] (and the token that opens a turn) to train those rows too, or pick an -it model")
+               f"instruction-tuned one. LoRA alone may not teach it to end its turn; set trainable_tokens: {advice} "
+               f"(the template's tokens that look untrained) to train those rows too, or pick an -it model")
     print(message)
     return message
 

@@ -125,8 +125,8 @@ class Modelfile:
     needs_go_template: bool = False  # the GGUF's own template would win in Ollama unless OLLAMA_GO_TEMPLATE=1
 
     def text(self) -> str:
-        lines = [f"# Serve with {GO_TEMPLATE_ENV}=1 ollama serve: this GGUF's own chat template declares tools, and "
-                 "Ollama would render it instead of the TEMPLATE below (no guard instruction)."] * \
+        lines = [f"# Serve with {GO_TEMPLATE_ENV}=1 ollama serve: this GGUF's own chat template declares tools or "
+                 "thinking, and Ollama would render it instead of the TEMPLATE below (no guard instruction)."] * \
             self.needs_go_template
         lines += [f"FROM {self.gguf}", f'TEMPLATE """{self.template}"""']
         lines += [f'PARAMETER stop "{s}"' for s in self.stops]

@@ -51,8 +51,8 @@ PRESETS: dict[str, dict] = {
                      dtype="float32", max_seq_length=512, rsft_batch_size=2, rsft_grad_accum=1,
                      rsft_learning_rate=5e-4, rsft_max_steps=12, rsft_scheduler="constant", lora_r=16,
                      lora_alpha=32, save_steps=6, logging_steps=2, max_new_tokens=64, gen_batch_size=8,
-                     trainable_tokens=["<start_of_turn>", "<end_of_turn>"],  # a base model: its turn tokens were
-                     # never trained (tied rows near-duplicates of <unusedNNN>), so it could not end its turn
+                     trainable_tokens=["<end_of_turn>"],  # a base model: this row was never trained (a near-
+                     # duplicate of <unusedNNN>), so it could not end its turn; <start_of_turn> was (issue 23)
                      eval_limit=4, mine_k=2, mine_limit=6, mine_temperature=1.0, hsdpo_learning_rate=5e-5,
                      hsdpo_epochs=1.0, hsdpo_batch_size=2, hsdpo_grad_accum=1, hsdpo_max_steps=2,
                      hsdpo_beta=0.1, gguf_types=["f16", "q8_0", "q4_k_m"]),

@@ -91,6 +91,24 @@ def test_chat_template_and_stop_tokens_are_gemma_3s(gemma_tok, gemma_dir):
     assert {"<end_of_turn>", "<eos>", "<start_of_turn>"} <= set(stop_strings(gemma_tok, model_dir=gemma_dir))
 
 
+def test_the_preset_trains_the_one_template_row_the_base_never_trained(gemma_dir, gemma_tok):
+    """Gemma 3 270M base: of its chat template's special tokens only <end_of_turn> looks untrained (thousands of
+    near-duplicate rows); <bos> and <start_of_turn> were trained. cpu-270m's trainable_tokens lists exactly that row:
+    training <start_of_turn> too moved every prompt and parsed 19 of 32 outputs against plain TRL's 22 (issue 23,
+    docs/real_lane.md); the one row parsed 22."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from gr_colab.config import GRConfig
+    from gr_colab.models import untrained_rows, untrained_template_tokens
+
+    model = AutoModelForCausalLM.from_pretrained(str(gemma_dir), dtype=torch.float32)
+    assert untrained_template_tokens(model, gemma_tok) == ["<end_of_turn>"]
+    assert untrained_rows(model, gemma_tok.convert_tokens_to_ids("<end_of_turn>")) > 1000
+    assert untrained_rows(model, gemma_tok.convert_tokens_to_ids("<start_of_turn>")) == 0
+    assert GRConfig.load("cpu-270m").trainable_tokens == ["<end_of_turn>"]
+
+
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
     """prepare and R-SFT on the real lane: answers-only outputs, 12 steps (the preset's quick settings)."""

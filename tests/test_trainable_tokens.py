@@ -67,7 +67,7 @@ def test_an_unknown_token_is_refused_naming_the_field(twin):
 
 
 def test_presets_train_the_turn_tokens_of_the_base_model_only():
-    assert GRConfig.load("cpu-270m").trainable_tokens == ["<start_of_turn>", "<end_of_turn>"]
+    assert GRConfig.load("cpu-270m").trainable_tokens == ["<end_of_turn>"]  # = the real lane's measurement
     assert GRConfig.load("t4-270m").trainable_tokens == []  # an -it model: its turn tokens are trained
     assert "trainable_tokens" in next(s for s in STAGES if s.name == "rsft").fields
 
@@ -75,7 +75,7 @@ def test_presets_train_the_turn_tokens_of_the_base_model_only():
 def test_an_untrained_turn_token_is_warned_about(twin_config, capsys):
     """The base-model check: the turn-closing token's row with many near-duplicates (as Gemma 3 270M base's
     <end_of_turn>: 4,666) gets a printed warning; the twin's own rows (random, distinct) do not."""
-    from gr_colab.models import warn_untrained_turn_token
+    from gr_colab.models import untrained_template_tokens, warn_untrained_turn_token
 
     loaded = load_model(twin_config, trainable=False)
     cfg = twin_config.replace(modules_to_save=[])
@@ -85,7 +85,8 @@ def test_an_untrained_turn_token_is_warned_about(twin_config, capsys):
         weight = loaded.model.get_input_embeddings().weight
         weight[1000:1200] = weight[eot] * 1.01  # an untrained row: the shared initialisation of many
     message = warn_untrained_turn_token(cfg, loaded.model, loaded.tokenizer)
-    assert message and "'<|eot_id|>'" in message and "trainable_tokens" in capsys.readouterr().out
+    assert message and "trainable_tokens: ['<|eot_id|>']" in capsys.readouterr().out  # the one row that needs it
+    assert untrained_template_tokens(loaded.model, loaded.tokenizer) == ["<|eot_id|>"]
     assert warn_untrained_turn_token(cfg.replace(trainable_tokens=["<|eot_id|>"]), loaded.model,
                                      loaded.tokenizer) is None
 

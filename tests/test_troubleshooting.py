@@ -48,7 +48,7 @@ QUOTED = [
     "llama.cpp tokenizes the prompt differently from the HF tokenizer",
     "The end of the server's log",
     "exited with code",
-    "=1 ollama serve: this GGUF's own chat template declares tools",
+    "=1 ollama serve: this GGUF's own chat template declares tools or thinking",
 ]
 
 
