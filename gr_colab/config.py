@@ -88,9 +88,8 @@ class GRConfig:
     lora_dropout: float = _f(0.0, "dropout on the LoRA input (0: Unsloth's fast path)", ge=0, lt=1)
     target_modules: list = _f(LORA_TARGETS, "the linear layers that get an adapter (all of attention and MLP)")
     modules_to_save: list = _f([], "modules trained in full beside LoRA (the twin: its random embeddings)")
-    trainable_tokens: list = _f([], "tokens whose embedding rows train beside LoRA (PEFT's trainable tokens): a "
-                                "base model's never-trained turn tokens, else it cannot stop (cpu-270m: Gemma's "
-                                "<end_of_turn>); only those: each listed row moves every prompt holding it")
+    trainable_tokens: list = _f([], "embedding rows trained beside LoRA (PEFT's trainable tokens): only a base "
+                                "model's never-trained turn tokens, else it cannot stop (cpu-270m: <end_of_turn>)")
     # --- R-SFT (official: full fine-tuning, lr 5e-5, 3 epochs, cosine, no warm-up, batch 384, cutoff 2048) ----
     rsft_epochs: float = _f(3.0, "passes over the training rows (ignored when rsft_max_steps > 0)", gt=0)
     rsft_learning_rate: float = _f(2e-4, "peak learning rate (LoRA wants more than the official 5e-5)", gt=0)
