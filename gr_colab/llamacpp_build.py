@@ -36,9 +36,12 @@ VERSION = "0.3.36"  # llama-cpp-python (keep in step with gr_colab.llamacpp.VERS
 RECORD = "build.json"  # beside the wheel: what it was built for
 # The instruction sets ggml's GGML_NATIVE=OFF defaults turn on (x86-64-v3), as /proc/cpuinfo names them.
 V3_FEATURES = ("sse4_2", "avx", "avx2", "bmi2", "fma", "f16c")
-PORTABLE = ["-DGGML_NATIVE=OFF"]
+# LLAVA_BUILD=OFF: llama-cpp-python's own option (its CMakeLists.txt:6) that skips tools/mtmd (images and audio, 54 of
+# the sdist's C++ files); the kit loads no vision model and llama_cpp imports mtmd only in a vision chat handler.
+NO_MTMD = "-DLLAVA_BUILD=OFF"
+PORTABLE = ["-DGGML_NATIVE=OFF", NO_MTMD]
 BASELINE = ["-DGGML_NATIVE=OFF", "-DGGML_SSE42=OFF", "-DGGML_AVX=OFF", "-DGGML_AVX2=OFF", "-DGGML_BMI2=OFF",
-            "-DGGML_FMA=OFF", "-DGGML_F16C=OFF"]  # any x86-64 (SSE2 only): for a CPU without AVX2
+            "-DGGML_FMA=OFF", "-DGGML_F16C=OFF", NO_MTMD]  # any x86-64 (SSE2 only): for a CPU without AVX2
 
 
 def cpu_features(cpuinfo: str = "/proc/cpuinfo") -> Optional[set]:

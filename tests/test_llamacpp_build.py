@@ -48,10 +48,11 @@ def fake_pip(tmp_path, monkeypatch):
 def test_the_build_is_portable_and_records_what_it_was_built_for(fake_pip, capsys):
     wheel = lb.build_wheel(fake_pip["sdist"], fake_pip["wheels"], features=V3, pip=fake_pip["pip"], every=0.1)
     (call,) = fake_pip["calls"]()
-    assert call["CMAKE_ARGS"] == "-DGGML_NATIVE=OFF"  # not -march=native: no AVX-512 even on an AVX-512 VM
+    assert call["CMAKE_ARGS"] == "-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF"  # not -march=native: no AVX-512 even on an
+    # AVX-512 VM; no mtmd (vision and audio)
     assert "--no-cache-dir" in call["args"]  # pip's own wheel cache would hand back a build with other flags
     record = json.loads((fake_pip["wheels"] / lb.RECORD).read_text())
-    assert record["cmake_args"] == ["-DGGML_NATIVE=OFF"] and record["wheel"] == wheel.name
+    assert record["cmake_args"] == ["-DGGML_NATIVE=OFF", "-DLLAVA_BUILD=OFF"] and record["wheel"] == wheel.name
     assert record["llama_cpp_python"] == lb.VERSION and record["python"] == sys.implementation.cache_tag
     assert record["sdist_sha256"] == lb.sha256(fake_pip["sdist"]) and "avx2" in record["requires_cpu"]
     out = capsys.readouterr().out
@@ -85,7 +86,7 @@ def test_a_record_that_does_not_match_is_rebuilt_and_says_why(fake_pip, capsys, 
     lb.build_wheel(fake_pip["sdist"], fake_pip["wheels"], features=V3, pip=fake_pip["pip"], every=5)
     assert len(fake_pip["calls"]()) == 2
     assert reason in capsys.readouterr().out
-    assert json.loads(path.read_text())["cmake_args"] == ["-DGGML_NATIVE=OFF"]  # the record is new
+    assert json.loads(path.read_text())["cmake_args"] == lb.PORTABLE  # the record is new
 
 
 def test_a_cpu_without_avx2_gets_plain_x86_64_and_refuses_a_v3_wheel(fake_pip, capsys):
@@ -102,7 +103,7 @@ def test_a_cpu_without_avx2_gets_plain_x86_64_and_refuses_a_v3_wheel(fake_pip, c
 
 def test_a_students_own_cmake_args_are_added_and_recorded(monkeypatch):
     monkeypatch.setenv("CMAKE_ARGS", "-DGGML_BLAS=ON")
-    assert lb.cmake_args(V3, "x86_64") == ["-DGGML_NATIVE=OFF", "-DGGML_BLAS=ON"]
+    assert lb.cmake_args(V3, "x86_64") == ["-DGGML_NATIVE=OFF", "-DLLAVA_BUILD=OFF", "-DGGML_BLAS=ON"]
 
 
 def test_cpu_features_read_proc_cpuinfo(tmp_path):
