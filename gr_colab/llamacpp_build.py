@@ -40,8 +40,8 @@ V3_FEATURES = ("sse4_2", "avx", "avx2", "bmi2", "fma", "f16c")
 # the sdist's C++ files); the kit loads no vision model and llama_cpp imports mtmd only in a vision chat handler.
 NO_MTMD = "-DLLAVA_BUILD=OFF"
 PORTABLE = ["-DGGML_NATIVE=OFF", NO_MTMD]
-BASELINE = ["-DGGML_NATIVE=OFF", "-DGGML_SSE42=OFF", "-DGGML_AVX=OFF", "-DGGML_AVX2=OFF", "-DGGML_BMI2=OFF",
-            "-DGGML_FMA=OFF", "-DGGML_F16C=OFF", NO_MTMD]  # any x86-64 (SSE2 only): for a CPU without AVX2
+BASELINE = PORTABLE + ["-DGGML_SSE42=OFF", "-DGGML_AVX=OFF", "-DGGML_AVX2=OFF", "-DGGML_BMI2=OFF", "-DGGML_FMA=OFF",
+                       "-DGGML_F16C=OFF"]  # any x86-64 (SSE2 only): for a CPU without AVX2
 
 
 def cpu_features(cpuinfo: str = "/proc/cpuinfo") -> Optional[set]:
